@@ -1,0 +1,177 @@
+/**
+ * The sandbox's own control surface under `/_sandbox/`: read mail and counters, inject faults,
+ * reset, and a small HTML page where a newcomer sees their mail arrive. No auth: the server
+ * listens on loopback only, and this surface also refuses any other peer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Fault, FaultAction, FaultTarget, RecordedRequest, SandboxStats, SentMail } from './state';
+
+export interface ControlApi {
+  mail(mailbox?: string): SentMail[];
+  stats(): SandboxStats;
+  requests(): RecordedRequest[];
+  faults(): Fault[];
+  addFault(fault: Fault): void;
+  clearFaults(): void;
+  reset(): void;
+  setLatency(ms: number): void;
+  info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
+}
+
+const TARGETS: FaultTarget[] = ['token', 'sendMail', 'graph'];
+const ACTIONS: FaultAction[] = ['respond', 'reset-before', 'reset-after', 'hang'];
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function send(res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** A fault from JSON; `times` may be the string "Infinity" since JSON has no Infinity. */
+export function parseFault(value: unknown): Fault | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the fault must be a JSON object';
+  const v = value as Record<string, unknown>;
+  if (!TARGETS.includes(v.target as FaultTarget)) return `target must be one of ${TARGETS.join(', ')}`;
+  if (v.action !== undefined && !ACTIONS.includes(v.action as FaultAction)) return `action must be one of ${ACTIONS.join(', ')}`;
+  const times = v.times === 'Infinity' || v.times === null ? Infinity : v.times;
+  if (times !== undefined && (typeof times !== 'number' || !(times > 0))) return 'times must be a positive number or "Infinity"';
+  const fault: Fault = { target: v.target as FaultTarget };
+  if (v.action !== undefined) fault.action = v.action as FaultAction;
+  if (typeof times === 'number') fault.times = times;
+  if (typeof v.status === 'number') fault.status = v.status;
+  if (typeof v.delayMs === 'number') fault.delayMs = v.delayMs;
+  if (typeof v.aadsts === 'number') fault.aadsts = v.aadsts;
+  for (const key of ['code', 'message', 'retryAfter', 'mailbox'] as const) {
+    if (v[key] !== undefined) {
+      if (typeof v[key] !== 'string') return `${key} must be a string`;
+      fault[key] = v[key];
+    }
+  }
+  return fault;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function addresses(list: unknown): string {
+  if (!Array.isArray(list)) return '';
+  return list
+    .map((r) => {
+      const e = (r as { emailAddress?: { address?: unknown; name?: unknown } } | null)?.emailAddress;
+      return typeof e?.address === 'string' ? e.address : '?';
+    })
+    .join(', ');
+}
+
+function preview(message: Record<string, unknown>): string {
+  const body = message.body as { content?: unknown; contentType?: unknown } | undefined;
+  const content = typeof body?.content === 'string' ? body.content : '';
+  const text = /html/i.test(String(body?.contentType)) ? content.replace(/<style[\s\S]*?<\/style>|<[^>]*>/gi, ' ') : content;
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
+}
+
+function page(api: ControlApi): string {
+  const info = api.info();
+  const stats = api.stats();
+  const rows = api
+    .mail()
+    .slice()
+    .reverse()
+    .slice(0, 500)
+    .map((m) => {
+      const to = [addresses(m.message.toRecipients), addresses(m.message.ccRecipients)].filter(Boolean).join('; ');
+      const subject = typeof m.message.subject === 'string' ? m.message.subject : '';
+      return `<tr><td>${escapeHtml(m.receivedAt.toISOString().replace('T', ' ').slice(0, 19))}</td><td>${escapeHtml(m.sender)}</td><td>${escapeHtml(to)}</td><td>${escapeHtml(subject)}</td><td class="p">${escapeHtml(preview(m.message))}</td><td>${m.attachments.length}</td><td>${m.path}</td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>Office 365 Mail sandbox</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.p{color:#555;max-width:30em}code{background:#f4f4f4;padding:0 .25em}.muted{color:#777}
+</style></head><body>
+<h1>Office 365 Mail sandbox</h1>
+<p>A local stand-in for Entra ID and Microsoft Graph mail. Nothing leaves this machine.</p>
+<p>Connection settings: cloud <code>custom</code>, login URL and Graph URL <code>${escapeHtml(info.url)}</code>,
+tenant <code>${escapeHtml(info.tenantId)}</code> (or <code>${escapeHtml(info.tenantDomain)}</code>),
+application <code>${escapeHtml(info.applicationId)}</code>, sender <code>${escapeHtml(info.senderEmail)}</code>.</p>
+<p class="muted">${stats.mailsSent} sent &middot; ${stats.tokenRequests} token requests &middot; ${stats.graphRequests} Graph requests &middot; ${stats.tlsConnections} TLS connections &middot; refreshes every 5 s &middot; JSON: <a href="/_sandbox/mail">mail</a>, <a href="/_sandbox/stats">stats</a>, <a href="/_sandbox/requests">requests</a></p>
+<table><thead><tr><th>time (UTC)</th><th>from</th><th>to / cc</th><th>subject</th><th>body</th><th>attachments</th><th>path</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="7" class="muted">No mail yet.</td></tr>'}
+</tbody></table>
+</body></html>`;
+}
+
+export function handleControl(api: ControlApi, req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, body: Buffer): void {
+  if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) {
+    send(res, 403, JSON.stringify({ error: 'The sandbox control surface answers loopback clients only.' }));
+    return;
+  }
+  const route = `${req.method ?? 'GET'} ${path.replace(/\/+$/, '') || '/_sandbox'}`;
+  const json = (status: number, value: unknown): void => send(res, status, JSON.stringify(value));
+  switch (route) {
+    case 'GET /_sandbox':
+      send(res, 200, page(api), 'text/html; charset=utf-8');
+      return;
+    case 'GET /_sandbox/mail':
+      json(200, api.mail(query.get('mailbox') ?? undefined));
+      return;
+    case 'GET /_sandbox/stats':
+      json(200, api.stats());
+      return;
+    case 'GET /_sandbox/requests':
+      json(200, api.requests());
+      return;
+    case 'GET /_sandbox/faults':
+      // Infinity does not survive JSON.stringify; spell it the way POST accepts it.
+      json(200, api.faults().map((f) => ({ ...f, times: f.times === Infinity ? 'Infinity' : f.times })));
+      return;
+    case 'POST /_sandbox/faults': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        json(400, { error: 'The body must be a JSON fault.' });
+        return;
+      }
+      const fault = parseFault(parsed);
+      if (typeof fault === 'string') {
+        json(400, { error: fault });
+        return;
+      }
+      api.addFault(fault);
+      json(201, { added: { ...fault, times: fault.times === Infinity ? 'Infinity' : (fault.times ?? 1) } });
+      return;
+    }
+    case 'DELETE /_sandbox/faults':
+      api.clearFaults();
+      send(res, 204, '');
+      return;
+    case 'POST /_sandbox/reset':
+      api.reset();
+      send(res, 204, '');
+      return;
+    case 'POST /_sandbox/latency': {
+      let ms: unknown;
+      try {
+        ms = (JSON.parse(body.toString('utf8')) as { ms?: unknown }).ms;
+      } catch {
+        ms = undefined;
+      }
+      if (typeof ms !== 'number' || ms < 0) {
+        json(400, { error: 'The body must be { "ms": <non-negative number> }.' });
+        return;
+      }
+      api.setLatency(ms);
+      send(res, 204, '');
+      return;
+    }
+    default:
+      json(404, { error: `No control route ${route}.` });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * What the sandbox remembers: sent mail, the request log, counters and issued tokens, plus the
+ * fault queue. Tests read these through the Sandbox object or the /_sandbox/ HTTP surface.
+ */
+import { EventEmitter } from 'node:events';
+
+export type MailPath = 'sendMail' | 'uploadSession';
+
+/** One attachment of a sent mail, decoded: enough to check names, sizes and content. */
+export interface SentAttachment {
+  name: string;
+  contentType?: string;
+  /** Decoded size in bytes. */
+  size: number;
+  isInline: boolean;
+  contentId?: string;
+  /** Hex SHA-256 of the decoded bytes, to check an upload arrived intact without keeping it. */
+  sha256: string;
+  /** `inline`: base64 in the JSON (sendMail or POST attachments); `upload`: an upload session. */
+  via: 'inline' | 'upload';
+}
+
+export interface SentMail {
+  id: string;
+  /** The mailbox's address as the directory spells it, whatever form the URL used. */
+  sender: string;
+  /**
+   * The Graph message JSON as received. On the upload-session path it is the draft, with the
+   * attachments added to it: small ones as posted, uploaded ones as metadata (no contentBytes).
+   */
+  message: Record<string, unknown>;
+  attachments: SentAttachment[];
+  saveToSentItems: boolean;
+  path: MailPath;
+  clientRequestId?: string;
+  requestId: string;
+  appId: string;
+  receivedAt: Date;
+}
+
+export type RequestTarget = 'token' | 'oidc' | 'graph' | 'upload' | 'other';
+
+/** One request as logged. Authorization values and upload tokens are never stored here. */
+export interface RecordedRequest {
+  method: string;
+  /** The path without the query string (upload URLs carry their credential in the query). */
+  path: string;
+  target: RequestTarget;
+  /** 0 when the sandbox never answered (reset or hang fault, or the client went away). */
+  status: number;
+  outcome: 'answered' | 'reset' | 'hung' | 'aborted';
+  clientRequestId?: string;
+  requestId?: string;
+  /** The Graph error code or AADSTS error, when the answer was an error. */
+  errorCode?: string;
+  time: Date;
+}
+
+export interface SandboxStats {
+  tokenRequests: number;
+  tokensIssued: number;
+  graphRequests: number;
+  tlsConnections: number;
+  /**
+   * Highest number of Graph requests in flight at once per mailbox, counted on arrival (so the
+   * request that got 429 for being the fifth counts too: a client that exceeds 4 shows as 5+).
+   */
+  maxConcurrentPerMailbox: Record<string, number>;
+  mailsSent: number;
+  throttled: number;
+  faultsTriggered: number;
+}
+
+export type FaultTarget = 'token' | 'sendMail' | 'graph';
+export type FaultAction = 'respond' | 'reset-before' | 'reset-after' | 'hang';
+
+export interface Fault {
+  /** `graph` matches every Graph route (upload PUTs included); `sendMail` only sendMail. */
+  target: FaultTarget;
+  /** Status for `respond` (default 503). */
+  status?: number;
+  /** Graph error code or Entra `error` for `respond` (default derived from the status). */
+  code?: string;
+  message?: string;
+  /** For `token` faults: the AADSTS number in error_codes (default 90033, transient error). */
+  aadsts?: number;
+  /** Value of the Retry-After header sent with `respond`. */
+  retryAfter?: string;
+  /** Wait this long before acting. */
+  delayMs?: number;
+  /** How many matching requests it applies to (default 1; Infinity for all). */
+  times?: number;
+  action?: FaultAction;
+  /** Only requests for this mailbox (address or id as it appears in the URL, case-insensitive). */
+  mailbox?: string;
+}
+
+/** Events a test can wait on instead of sleeping. */
+export interface SandboxEvents {
+  /** A request arrived (body read, before any check). */
+  request: [info: { method: string; path: string; target: RequestTarget }];
+  /** A request was finished, answered or not. */
+  'request-done': [entry: RecordedRequest];
+  mail: [mail: SentMail];
+}
+
+export class TypedEmitter extends EventEmitter<SandboxEvents> {}
+
+export class SandboxState {
+  mails: SentMail[] = [];
+  requestLog: RecordedRequest[] = [];
+  tokens: string[] = [];
+  faults: (Fault & { remaining: number })[] = [];
+  readonly events = new TypedEmitter();
+  private counters = this.zero();
+  /** In-flight Graph requests per mailbox (all apps), for maxConcurrentPerMailbox. */
+  private inFlightPerMailbox = new Map<string, number>();
+  private maxPerMailbox: Record<string, number> = {};
+
+  private zero(): Omit<SandboxStats, 'maxConcurrentPerMailbox'> {
+    return {
+      tokenRequests: 0,
+      tokensIssued: 0,
+      graphRequests: 0,
+      tlsConnections: 0,
+      mailsSent: 0,
+      throttled: 0,
+      faultsTriggered: 0,
+    };
+  }
+
+  count(name: keyof Omit<SandboxStats, 'maxConcurrentPerMailbox'>): void {
+    this.counters[name] += 1;
+  }
+
+  stats(): SandboxStats {
+    return { ...this.counters, maxConcurrentPerMailbox: { ...this.maxPerMailbox } };
+  }
+
+  recordMail(mail: SentMail): void {
+    this.mails.push(mail);
+    this.counters.mailsSent += 1;
+    this.events.emit('mail', mail);
+  }
+
+  recordRequest(entry: RecordedRequest): void {
+    this.requestLog.push(entry);
+    this.events.emit('request-done', entry);
+  }
+
+  recordToken(token: string): void {
+    this.tokens.push(token);
+    this.counters.tokensIssued += 1;
+  }
+
+  /** Marks a Graph request for `mailbox` in flight; returns a function that ends it. */
+  enterMailbox(mailbox: string): () => void {
+    const key = mailbox.toLowerCase();
+    const now = (this.inFlightPerMailbox.get(key) ?? 0) + 1;
+    this.inFlightPerMailbox.set(key, now);
+    if (now > (this.maxPerMailbox[key] ?? 0)) this.maxPerMailbox[key] = now;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      const rest = (this.inFlightPerMailbox.get(key) ?? 1) - 1;
+      if (rest > 0) this.inFlightPerMailbox.set(key, rest);
+      else this.inFlightPerMailbox.delete(key);
+    };
+  }
+
+  addFault(fault: Fault): void {
+    const times = fault.times ?? 1;
+    if (!(times > 0)) throw new Error('fault.times must be a positive number or Infinity');
+    this.faults.push({ ...fault, remaining: times });
+  }
+
+  /**
+   * The first queued fault that applies to this request, used up by one. `mailboxKeys` holds the
+   * URL's mailbox segment and, when known, the mailbox's address and id.
+   */
+  takeFault(route: 'token' | 'sendMail' | 'graph', mailboxKeys: string[]): Fault | undefined {
+    const index = this.faults.findIndex((f) => {
+      const targetMatches = f.target === route || (f.target === 'graph' && route === 'sendMail');
+      if (!targetMatches) return false;
+      if (f.mailbox === undefined) return true;
+      const wanted = f.mailbox.toLowerCase();
+      return mailboxKeys.some((k) => k.toLowerCase() === wanted);
+    });
+    if (index < 0) return undefined;
+    const fault = this.faults[index];
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    this.counters.faultsTriggered += 1;
+    return fault;
+  }
+
+  /** Forgets mail, requests, tokens, counters and faults. */
+  reset(): void {
+    this.mails = [];
+    this.requestLog = [];
+    this.tokens = [];
+    this.faults = [];
+    // tlsConnections restarts too: connections already open stay open and are not counted again.
+    this.counters = this.zero();
+    this.maxPerMailbox = {};
+  }
+}
