@@ -1,0 +1,49 @@
+/** What one connection owns: the HTTP client, MSAL, Graph client and the shared Mailer. */
+import { MailError } from './errors';
+import { GraphClient } from './graph';
+import { createHttpClient, type HttpClient } from './http';
+import { Mailer } from './mailer';
+import { TokenProvider, type LogSink } from './token';
+import type { ConnectionSettings } from './types';
+
+export class ConnectionRuntime {
+  readonly mailer: Mailer;
+  readonly tokens: TokenProvider;
+  private readonly http: HttpClient;
+
+  constructor(readonly settings: ConnectionSettings, log?: LogSink) {
+    this.http = createHttpClient();
+    this.tokens = new TokenProvider(settings, this.http, log);
+    const graph = new GraphClient(this.http.axios, settings.graphUrl, [settings.clientSecret]);
+    this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize });
+  }
+
+  /** Stops taking mail, fails queued mail, then closes the sockets once in-flight mail is done. */
+  async close(): Promise<void> {
+    this.mailer.close();
+    await this.mailer.drain();
+    this.http.destroy();
+  }
+}
+
+export interface ConnectionTestResult {
+  ok: true;
+  roles: string[];
+  hasMailSend: boolean;
+  expiresOn: string;
+}
+
+/** Test connection: a fresh token (no cache) with its roles, or the classified failure. */
+export async function testConnection(settings: ConnectionSettings): Promise<ConnectionTestResult> {
+  const http = createHttpClient();
+  try {
+    const token = await new TokenProvider(settings, http).getToken(true);
+    const roles = token.roles ?? [];
+    return { ok: true, roles, hasMailSend: roles.includes('Mail.Send'), expiresOn: token.expiresOn.toISOString() };
+  } catch (err) {
+    if (err instanceof MailError) throw err;
+    throw new MailError({ category: 'auth', code: 'token_error', messageKey: 'tokenFailed', hintKey: 'authOther' });
+  } finally {
+    http.destroy();
+  }
+}

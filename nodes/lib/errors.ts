@@ -1,0 +1,260 @@
+/**
+ * MailError: the only error that leaves lib/. Raw axios and MSAL errors carry request headers and
+ * bodies (secrets, tokens), so they are translated here into category, code, hint and ids.
+ * Texts are i18n keys (`errors.*`, `hints.*` in locales/<lang>/email-task.json); the glue translates.
+ */
+
+export const CATEGORIES = [
+  'validation',
+  'auth',
+  'permission',
+  'mailbox',
+  'recipient',
+  'size',
+  'throttled',
+  'network',
+  'server',
+  'unknown-outcome',
+  'cancelled',
+] as const;
+export type ErrorCategory = (typeof CATEGORIES)[number];
+
+export type I18nParams = Record<string, string | number>;
+
+export interface MailErrorInit {
+  category: ErrorCategory;
+  code: string;
+  /** key under `errors.` */
+  messageKey: string;
+  /** key under `hints.` */
+  hintKey: string;
+  params?: I18nParams;
+  status?: number;
+  graphCode?: string;
+  aadsts?: number;
+  requestId?: string;
+  clientRequestId?: string;
+  retryable?: boolean;
+  /** Seconds to wait before a retry, from Retry-After. */
+  retryAfterSeconds?: number;
+  /** Upstream description (Entra's error_description, Graph's message), already redacted. */
+  detail?: string;
+}
+
+export class MailError extends Error {
+  readonly category: ErrorCategory;
+  readonly code: string;
+  readonly messageKey: string;
+  readonly hintKey: string;
+  readonly params: I18nParams;
+  readonly status?: number;
+  readonly graphCode?: string;
+  readonly aadsts?: number;
+  readonly requestId?: string;
+  readonly clientRequestId?: string;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds?: number;
+  readonly detail?: string;
+  attempts = 1;
+
+  constructor(init: MailErrorInit) {
+    // The English fallback message names the code only; the glue shows the translated text.
+    super(init.detail ? `${init.code}: ${init.detail}` : init.code);
+    this.name = 'MailError';
+    this.category = init.category;
+    this.code = init.code;
+    this.messageKey = init.messageKey;
+    this.hintKey = init.hintKey;
+    this.params = { code: init.code, detail: init.detail ?? '', ...init.params };
+    this.status = init.status;
+    this.graphCode = init.graphCode;
+    this.aadsts = init.aadsts;
+    this.requestId = init.requestId;
+    this.clientRequestId = init.clientRequestId;
+    this.retryable = init.retryable ?? false;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+    this.detail = init.detail;
+  }
+}
+
+/** The same failure with another category and hint, when the context knows the cause better. */
+export function withHint(error: MailError, category: ErrorCategory, hintKey: string): MailError {
+  const copy = new MailError({ ...error, params: error.params, category, hintKey });
+  copy.attempts = error.attempts;
+  return copy;
+}
+
+export function validationError(code: string, messageKey: string, params: I18nParams, hintKey = 'fixInput'): MailError {
+  return new MailError({ category: 'validation', code, messageKey, hintKey, params });
+}
+
+/**
+ * Hides anything that looks like a credential in upstream text before it is stored anywhere:
+ * the known secrets, bearer tokens and JWT-shaped strings.
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  return out
+    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
+    .replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[redacted-token]');
+}
+
+/** AADSTS codes that a person can act on, with the category and hint for each. */
+const AADSTS: Readonly<Record<number, { category: ErrorCategory; hintKey: string }>> = {
+  7000215: { category: 'auth', hintKey: 'invalidSecret' },
+  7000222: { category: 'auth', hintKey: 'expiredSecret' },
+  700016: { category: 'auth', hintKey: 'appNotInTenant' },
+  90002: { category: 'auth', hintKey: 'tenantNotFound' },
+  900023: { category: 'auth', hintKey: 'tenantInvalid' },
+  7000218: { category: 'auth', hintKey: 'noCredential' },
+  70011: { category: 'auth', hintKey: 'invalidScope' },
+  700027: { category: 'auth', hintKey: 'certificateInvalid' },
+  7000112: { category: 'auth', hintKey: 'appDisabled' },
+  53003: { category: 'permission', hintKey: 'conditionalAccess' },
+};
+
+export interface EntraErrorDetails {
+  aadsts?: number;
+  error?: string;
+  description?: string;
+  status?: number;
+  requestId?: string;
+}
+
+/** A refusal from the token endpoint (Entra ID). */
+export function entraError(details: EntraErrorDetails, secrets: readonly string[]): MailError {
+  const known = details.aadsts !== undefined ? AADSTS[details.aadsts] : undefined;
+  const retryable = details.status !== undefined && (details.status === 429 || details.status >= 500);
+  const code = details.aadsts !== undefined ? `AADSTS${details.aadsts}` : details.error || 'token_error';
+  return new MailError({
+    category: known?.category ?? (retryable ? 'server' : 'auth'),
+    code,
+    messageKey: 'tokenRefused',
+    hintKey: known?.hintKey ?? (retryable ? 'entraUnavailable' : 'authOther'),
+    status: details.status,
+    aadsts: details.aadsts,
+    requestId: details.requestId,
+    retryable,
+    detail: details.description ? redact(firstLine(details.description), secrets) : undefined,
+  });
+}
+
+/** `AADSTS7000215: Invalid client secret ...` → 7000215. */
+export function aadstsFrom(text: string | undefined): number | undefined {
+  const match = /AADSTS(\d+)/.exec(text ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+function firstLine(text: string): string {
+  // Entra appends "Trace ID / Correlation ID / Timestamp" lines; the ids are kept elsewhere.
+  return text.split(/\r?\n/)[0].trim();
+}
+
+/** Graph error codes → category and hint. Branch on code, never on message. */
+const GRAPH_CODES: Readonly<Record<string, { category: ErrorCategory; hintKey: string }>> = {
+  ErrorAccessDenied: { category: 'permission', hintKey: 'accessDenied' },
+  NoPermissionsInAccessToken: { category: 'permission', hintKey: 'noRoles' },
+  ErrorSendAsDenied: { category: 'permission', hintKey: 'sendAsDenied' },
+  InvalidAuthenticationToken: { category: 'auth', hintKey: 'tokenRejected' },
+  ErrorInvalidUser: { category: 'mailbox', hintKey: 'senderNotFound' },
+  ResourceNotFound: { category: 'mailbox', hintKey: 'senderNotFound' },
+  ErrorItemNotFound: { category: 'mailbox', hintKey: 'senderNotFound' },
+  MailboxNotEnabledForRESTAPI: { category: 'mailbox', hintKey: 'mailboxNotEnabled' },
+  MailboxNotSupportedForRESTAPI: { category: 'mailbox', hintKey: 'mailboxNotEnabled' },
+  ErrorInvalidRecipients: { category: 'recipient', hintKey: 'invalidRecipients' },
+  ErrorTooManyRecipients: { category: 'recipient', hintKey: 'tooManyRecipients' },
+  ErrorRecipientNotFound: { category: 'recipient', hintKey: 'invalidRecipients' },
+  ErrorMessageSizeExceeded: { category: 'size', hintKey: 'messageTooLarge' },
+  RequestEntityTooLarge: { category: 'size', hintKey: 'requestTooLarge' },
+  InvalidInternetMessageHeader: { category: 'validation', hintKey: 'invalidHeader' },
+  InvalidInternetMessageHeaderCollection: { category: 'validation', hintKey: 'invalidHeader' },
+  ErrorQuotaExceeded: { category: 'mailbox', hintKey: 'quotaExceeded' },
+  ApplicationThrottled: { category: 'throttled', hintKey: 'throttled' },
+  TooManyRequests: { category: 'throttled', hintKey: 'throttled' },
+};
+
+export interface GraphErrorDetails {
+  status: number;
+  graphCode?: string;
+  message?: string;
+  requestId?: string;
+  clientRequestId?: string;
+  retryAfterSeconds?: number;
+}
+
+/** A refusal from Graph. */
+export function graphError(details: GraphErrorDetails, secrets: readonly string[]): MailError {
+  const known = details.graphCode ? GRAPH_CODES[details.graphCode] : undefined;
+  const { category, hintKey } = known ?? categoryForStatus(details.status);
+  return new MailError({
+    category,
+    code: details.graphCode || `HTTP${details.status}`,
+    messageKey: 'graphRefused',
+    hintKey,
+    status: details.status,
+    graphCode: details.graphCode,
+    requestId: details.requestId,
+    clientRequestId: details.clientRequestId,
+    retryable: details.status === 429 || details.status === 503 || details.status === 504,
+    retryAfterSeconds: details.retryAfterSeconds,
+    detail: details.message ? redact(details.message, secrets) : undefined,
+  });
+}
+
+function categoryForStatus(status: number): { category: ErrorCategory; hintKey: string } {
+  if (status === 429) return { category: 'throttled', hintKey: 'throttled' };
+  if (status === 401) return { category: 'auth', hintKey: 'tokenRejected' };
+  if (status === 403) return { category: 'permission', hintKey: 'accessDenied' };
+  if (status === 404) return { category: 'mailbox', hintKey: 'senderNotFound' };
+  if (status === 413) return { category: 'size', hintKey: 'requestTooLarge' };
+  if (status >= 500) return { category: 'server', hintKey: 'graphUnavailable' };
+  return { category: 'validation', hintKey: 'graphBadRequest' };
+}
+
+/** Socket and TLS error codes that mean the request never reached the server. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPROTO',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_TLS_|ERR_SSL_)/;
+
+export interface NetworkFailure {
+  /** Node's error code (ECONNREFUSED, CERT_HAS_EXPIRED, ...), or ETIMEDOUT for our own timeout. */
+  code: string;
+  /** True when the request body may have reached the server. */
+  maybeSent: boolean;
+  host: string;
+}
+
+export function isTlsCode(code: string): boolean {
+  return TLS_CODES.test(code);
+}
+
+export function isNotSentCode(code: string): boolean {
+  return NOT_SENT_CODES.has(code) || isTlsCode(code);
+}
+
+/**
+ * A transport failure. `maybeSent` matters for sendMail, which is not idempotent: a mail that may
+ * have been accepted is reported as `unknown-outcome` instead of `network`.
+ */
+export function networkError(failure: NetworkFailure, operation: 'token' | 'graph'): MailError {
+  const tls = isTlsCode(failure.code);
+  const unknown = operation === 'graph' && failure.maybeSent;
+  return new MailError({
+    category: unknown ? 'unknown-outcome' : 'network',
+    code: failure.code,
+    messageKey: unknown ? 'unknownOutcome' : tls ? 'tlsFailed' : 'networkFailed',
+    hintKey: unknown ? 'unknownOutcome' : tls ? 'tls' : failure.code === 'ETIMEDOUT' ? 'timeout' : 'network',
+    params: { host: failure.host },
+    retryable: !unknown,
+  });
+}

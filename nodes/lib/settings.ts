@@ -1,0 +1,176 @@
+/** Reads and checks the nodes' configuration once, at deploy time. */
+import { endpointsFor, isCloudName } from './clouds';
+import { GRAPH_MAX_RECIPIENTS } from './compose';
+import { parseAddress } from './recipients';
+import type { BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
+
+/** A configuration problem: the field and an i18n key under `deploy.` with its parameters. */
+export interface ConfigProblem {
+  field: string;
+  key: string;
+  params?: Record<string, string>;
+}
+
+export type EnvLookup = (name: string) => string | undefined;
+
+export interface RawConnectionConfig {
+  key?: unknown;
+  name?: unknown;
+  tenantId?: unknown;
+  applicationId?: unknown;
+  senderEmail?: unknown;
+  cloud?: unknown;
+  loginUrl?: unknown;
+  graphUrl?: unknown;
+  queueSize?: unknown;
+  allowedRecipientDomains?: unknown;
+  maxRecipients?: unknown;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+const KEY = /^[A-Za-z0-9_-]+$/;
+const TENANT_SEGMENT = /^[A-Za-z0-9._-]+$/;
+const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+export const DEFAULT_QUEUE_SIZE = 1000;
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
+}
+
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
+/**
+ * `${NAME}` → the environment variable NAME (Node-RED substitutes `${}` in properties but not in
+ * credentials); anything else is the secret itself.
+ */
+export function resolveSecret(value: string, env: EnvLookup): { value?: string; missing?: string } {
+  const match = ENV_REFERENCE.exec(value.trim());
+  if (!match) return { value };
+  const resolved = env(match[1]);
+  return resolved ? { value: resolved } : { missing: match[1] };
+}
+
+export function readConnectionSettings(
+  config: RawConnectionConfig,
+  credentials: { clientSecret?: unknown } | undefined,
+  env: EnvLookup,
+): { settings?: ConnectionSettings; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const key = text(config.key);
+  if (!key) problems.push({ field: 'key', key: 'required' });
+  else if (!KEY.test(key)) problems.push({ field: 'key', key: 'invalidKey', params: { value: key } });
+
+  const tenantId = text(config.tenantId);
+  if (!tenantId) problems.push({ field: 'tenantId', key: 'required' });
+  // Only what cannot stand in a URL is refused here; Entra itself judges the rest (AADSTS900023,
+  // 90002), which says more than we could. The editor flags non-GUID, non-domain values.
+  else if (!TENANT_SEGMENT.test(tenantId)) problems.push({ field: 'tenantId', key: 'invalidTenant', params: { value: tenantId } });
+
+  const applicationId = text(config.applicationId);
+  if (!applicationId) problems.push({ field: 'applicationId', key: 'required' });
+  else if (!isGuid(applicationId)) problems.push({ field: 'applicationId', key: 'invalidGuid', params: { value: applicationId } });
+
+  const senderEmail = text(config.senderEmail);
+  if (!senderEmail) problems.push({ field: 'senderEmail', key: 'required' });
+  else if (!isPlainAddress(senderEmail)) problems.push({ field: 'senderEmail', key: 'invalidAddress', params: { value: senderEmail } });
+
+  const cloudValue = text(config.cloud) || 'global';
+  const cloud = isCloudName(cloudValue) ? cloudValue : undefined;
+  if (!cloud) problems.push({ field: 'cloud', key: 'invalidCloud', params: { value: cloudValue } });
+  const endpoints = cloud ? endpointsFor(cloud, { loginUrl: text(config.loginUrl), graphUrl: text(config.graphUrl) }) : undefined;
+  if (cloud === 'custom' && !endpoints) problems.push({ field: 'loginUrl', key: 'invalidCustomUrls' });
+
+  const rawSecret = text(credentials?.clientSecret);
+  let clientSecret: string | undefined;
+  if (!rawSecret) problems.push({ field: 'clientSecret', key: 'required' });
+  else {
+    const resolved = resolveSecret(rawSecret, env);
+    if (resolved.missing) problems.push({ field: 'clientSecret', key: 'secretEnvMissing', params: { name: resolved.missing } });
+    clientSecret = resolved.value;
+  }
+
+  const queueSize = optionalInteger(config.queueSize, DEFAULT_QUEUE_SIZE);
+  if (queueSize === undefined || queueSize < 1) problems.push({ field: 'queueSize', key: 'invalidNumber', params: { value: text(config.queueSize) } });
+  const maxRecipients = optionalInteger(config.maxRecipients, GRAPH_MAX_RECIPIENTS);
+  if (maxRecipients === undefined || maxRecipients < 1 || maxRecipients > GRAPH_MAX_RECIPIENTS) {
+    problems.push({ field: 'maxRecipients', key: 'invalidNumber', params: { value: text(config.maxRecipients) } });
+  }
+  const allowedRecipientDomains = text(config.allowedRecipientDomains)
+    .split(/[,;\s]+/)
+    .map((d) => d.trim().replace(/^@/, '').toLowerCase())
+    .filter((d) => d.length > 0);
+  const badDomain = allowedRecipientDomains.find((d) => !DOMAIN.test(d) && !/^[a-z0-9-]+$/.test(d));
+  if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain', params: { value: badDomain } });
+
+  if (problems.length || !cloud || !endpoints || !clientSecret || queueSize === undefined || maxRecipients === undefined) {
+    return { problems };
+  }
+  return {
+    problems,
+    settings: {
+      key,
+      name: text(config.name),
+      tenantId,
+      applicationId,
+      senderEmail,
+      cloud,
+      loginUrl: endpoints.loginUrl,
+      graphUrl: endpoints.graphUrl,
+      clientSecret,
+      queueSize,
+      allowedRecipientDomains,
+      maxRecipients,
+    },
+  };
+}
+
+function isPlainAddress(value: string): boolean {
+  try {
+    const parsed = parseAddress(value, 'senderEmail');
+    return parsed.length === 1 && !parsed[0].name && parsed[0].address.toLowerCase() === value.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** '' and undefined → the default; a whole number → itself; anything else → undefined. */
+function optionalInteger(value: unknown, fallback: number): number | undefined {
+  const raw = text(value);
+  if (raw === '') return fallback;
+  const n = Number(raw);
+  return Number.isInteger(n) ? n : undefined;
+}
+
+export interface RawTaskConfig {
+  bodyFormat?: unknown;
+  importance?: unknown;
+  saveToSentItems?: unknown;
+  maxAttempts?: unknown;
+  maxWait?: unknown;
+  timeout?: unknown;
+  retryUnknownOutcome?: unknown;
+}
+
+export function readTaskSettings(config: RawTaskConfig): TaskSettings {
+  const bodyFormat: BodyFormat = config.bodyFormat === 'text' || config.bodyFormat === 'html' ? config.bodyFormat : 'auto';
+  const importance: Importance = config.importance === 'low' || config.importance === 'high' ? config.importance : 'normal';
+  return {
+    bodyFormat,
+    importance,
+    // Older flows and hand-written JSON may carry "false" as a string.
+    saveToSentItems: config.saveToSentItems !== false && config.saveToSentItems !== 'false',
+    maxAttempts: positive(config.maxAttempts, 5),
+    maxWaitMs: positive(config.maxWait, 300) * 1000,
+    timeoutMs: positive(config.timeout, 30) * 1000,
+    retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
+  };
+}
+
+function positive(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}

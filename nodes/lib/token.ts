@@ -1,0 +1,166 @@
+/**
+ * App-only tokens from Entra ID through MSAL's ConfidentialClientApplication. MSAL caches the token
+ * and renews it 5 minutes before expiry; we add single-flight (MSAL itself would send one request
+ * per concurrent caller on a cold cache) and a memo of the current token so a burst of sends costs
+ * one token request per token lifetime.
+ */
+import {
+  AuthError,
+  ConfidentialClientApplication,
+  LogLevel,
+  ServerError,
+  type AuthenticationResult,
+} from '@azure/msal-node';
+import { MailError, aadstsFrom, entraError, networkError, redact } from './errors';
+import { MsalNetworkClient, type HttpClient } from './http';
+import { graphScope } from './clouds';
+
+export interface TokenSettings {
+  tenantId: string;
+  applicationId: string;
+  clientSecret: string;
+  loginUrl: string;
+  graphUrl: string;
+}
+
+export interface AccessToken {
+  token: string;
+  expiresOn: Date;
+  /** App roles in the token (`Mail.Send`, ...); undefined when the token cannot be read. */
+  roles?: string[];
+}
+
+export type LogSink = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
+
+/** MSAL renews this long before expiry; so do we. */
+const RENEW_BEFORE_MS = 5 * 60_000;
+
+export class TokenProvider {
+  private readonly app: ConfidentialClientApplication;
+  private readonly network: MsalNetworkClient;
+  private readonly scope: string;
+  private current?: AccessToken;
+  private inflight?: Promise<AccessToken>;
+
+  constructor(
+    private readonly settings: TokenSettings,
+    http: HttpClient,
+    log: LogSink = () => undefined,
+    timeoutMs = 30_000,
+  ) {
+    this.network = new MsalNetworkClient(http.axios, timeoutMs);
+    this.scope = graphScope(settings.graphUrl);
+    const secrets = [settings.clientSecret];
+    this.app = new ConfidentialClientApplication({
+      auth: {
+        clientId: settings.applicationId,
+        authority: `${settings.loginUrl}/${settings.tenantId}`,
+        clientSecret: settings.clientSecret,
+        // Trusting the cloud's login host makes MSAL read its OpenID metadata directly instead of
+        // asking the public cloud's instance discovery, which sovereign and custom clouds need.
+        knownAuthorities: [new URL(settings.loginUrl).host],
+      },
+      system: {
+        networkClient: this.network,
+        loggerOptions: {
+          piiLoggingEnabled: false,
+          logLevel: LogLevel.Warning,
+          loggerCallback: (level, message, containsPii) => {
+            if (containsPii) return;
+            log(level === LogLevel.Error ? 'error' : level === LogLevel.Warning ? 'warn' : 'debug', redact(message, secrets));
+          },
+        },
+      },
+    });
+  }
+
+  /** Requests sent to the token endpoint so far (the usage data's "token requests"). */
+  get tokenRequests(): number {
+    return this.network.tokenRequests;
+  }
+
+  /** A valid token; `fresh` skips every cache (Test connection). */
+  getToken(fresh = false): Promise<AccessToken> {
+    if (!fresh && this.current && this.current.expiresOn.getTime() - Date.now() > RENEW_BEFORE_MS) {
+      return Promise.resolve(this.current);
+    }
+    if (fresh) return this.acquire(true);
+    this.inflight ??= this.acquire(false).finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async acquire(skipCache: boolean): Promise<AccessToken> {
+    this.network.lastFailure = undefined;
+    let result: AuthenticationResult | null;
+    try {
+      result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache });
+    } catch (err) {
+      throw this.classify(err);
+    }
+    // A 5xx with an empty JSON body can come back from MSAL as a "success" without a token.
+    if (!result?.accessToken) {
+      throw new MailError({ category: 'server', code: 'EmptyToken', messageKey: 'tokenEmpty', hintKey: 'entraUnavailable', retryable: true });
+    }
+    const token: AccessToken = {
+      token: result.accessToken,
+      expiresOn: result.expiresOn ?? new Date(Date.now() + RENEW_BEFORE_MS),
+      roles: rolesOf(result.accessToken),
+    };
+    if (!skipCache) this.current = token;
+    return token;
+  }
+
+  private classify(err: unknown): MailError {
+    const secrets = [this.settings.clientSecret];
+    const failure = this.network.lastFailure;
+    if (err instanceof ServerError) {
+      const aadsts = Number(err.errorNo) || aadstsFrom(err.errorMessage);
+      return entraError({ aadsts, error: err.errorCode, description: err.errorMessage, status: err.status ?? statusOf(failure) }, secrets);
+    }
+    if (failure?.kind === 'network') return networkError(failure.failure, 'token');
+    if (failure?.kind === 'http') {
+      const body = (failure.body ?? {}) as { error?: string; error_description?: string; error_codes?: number[] };
+      return entraError(
+        {
+          aadsts: body.error_codes?.[0] ?? aadstsFrom(body.error_description),
+          error: body.error,
+          description: body.error_description,
+          status: failure.status,
+        },
+        secrets,
+      );
+    }
+    const code = err instanceof AuthError ? err.errorCode : 'token_error';
+    const description = err instanceof AuthError ? err.errorMessage : undefined;
+    return new MailError({
+      category: 'auth',
+      code,
+      messageKey: 'tokenFailed',
+      hintKey: 'authOther',
+      aadsts: aadstsFrom(description),
+      detail: description ? redact(description.split('\n')[0], secrets) : undefined,
+    });
+  }
+}
+
+function statusOf(failure: MsalNetworkClient['lastFailure']): number | undefined {
+  return failure?.kind === 'http' ? failure.status : undefined;
+}
+
+/**
+ * Reads the `roles` claim. Tokens for Graph are JWTs today; if one ever is not, roles stay
+ * unknown and Graph's own answer decides.
+ */
+export function rolesOf(token: string): string[] | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { roles?: unknown };
+    if (claims.roles === undefined) return [];
+    return Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,88 @@
+/** Types shared by the Node-RED glue (nodes/*.ts) and the core (nodes/lib). */
+import type { Message } from '@microsoft/microsoft-graph-types';
+
+export type CloudName = 'global' | 'usgov' | 'usgovdod' | 'china' | 'custom';
+export type BodyFormat = 'auto' | 'text' | 'html';
+export type Importance = 'low' | 'normal' | 'high';
+export type SendPath = 'sendMail' | 'uploadSession';
+
+/** Which node a message came from: goes into msg.error.source and the usage data. */
+export interface NodeRef {
+  id: string;
+  type: string;
+  name: string;
+}
+
+/** A connection's settings once read, resolved (`${ENV}` secrets) and validated. */
+export interface ConnectionSettings {
+  key: string;
+  name: string;
+  tenantId: string;
+  applicationId: string;
+  senderEmail: string;
+  cloud: CloudName;
+  loginUrl: string;
+  graphUrl: string;
+  clientSecret: string;
+  queueSize: number;
+  /** Lower-case domains; empty means any domain. */
+  allowedRecipientDomains: string[];
+  /** Per-message cap; Graph's own cap (500) always applies. */
+  maxRecipients: number;
+}
+
+/** The email task's own settings (not per message). */
+export interface TaskSettings {
+  bodyFormat: BodyFormat;
+  importance: Importance;
+  saveToSentItems: boolean;
+  maxAttempts: number;
+  maxWaitMs: number;
+  timeoutMs: number;
+  retryUnknownOutcome: boolean;
+}
+
+/** Per-message values after the glue evaluated the typedInputs, plus the msg fields read directly. */
+export interface MailInput {
+  to?: unknown;
+  cc?: unknown;
+  bcc?: unknown;
+  replyTo?: unknown;
+  subject?: unknown;
+  body?: unknown;
+  attachments?: unknown;
+  /** msg.filename: with a Buffer body, the body is sent as this attachment (node-red-node-email). */
+  filename?: unknown;
+  importance?: unknown;
+  priority?: unknown;
+  headers?: unknown;
+  requestReadReceipt?: unknown;
+  requestDeliveryReceipt?: unknown;
+  categories?: unknown;
+}
+
+/** What compose hands to the mailer: the Graph message and a plain summary for msg.email. */
+export interface ComposedMail {
+  message: Message;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+  attachmentCount: number;
+}
+
+/** msg.email on output 1, as the contract names it. */
+export interface SendResult {
+  status: 'sent';
+  sender: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+  attachments: number;
+  path: SendPath;
+  requestId: string;
+  clientRequestId: string;
+  attempts: number;
+  sentAt: string;
+}

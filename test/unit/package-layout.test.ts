@@ -1,0 +1,41 @@
+/** Node-RED only finds a node's .html, locales/ and icons/ beside its .js: check the build put them there. */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.join(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  files: string[];
+  keywords: string[];
+  'node-red': { version: string; nodes: Record<string, string> };
+};
+
+describe('package layout', () => {
+  const nodes = Object.entries(pkg['node-red'].nodes);
+
+  it('declares both contract nodes', () => {
+    expect(pkg['node-red'].nodes).toEqual({
+      'office365-mail-connection': 'dist/nodes/office365-mail-connection.js',
+      'email-task': 'dist/nodes/email-task.js',
+    });
+    expect(pkg.keywords).toContain('node-red');
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'examples/', 'README.md', 'LICENSE', 'CHANGELOG.md']));
+  });
+
+  it.each(nodes)('%s has its .js, .html, locales and icon side by side in dist', (name, file) => {
+    const js = path.join(root, file);
+    const dir = path.dirname(js);
+    const base = path.basename(js, '.js');
+    expect(base).toBe(name);
+    expect(fs.existsSync(js)).toBe(true);
+    const html = fs.readFileSync(path.join(dir, `${base}.html`), 'utf8');
+    expect(html).toContain(`data-template-name="${name}"`);
+    for (const lang of fs.readdirSync(path.join(dir, 'locales'))) {
+      expect(fs.existsSync(path.join(dir, 'locales', lang, `${base}.json`))).toBe(true);
+      expect(fs.existsSync(path.join(dir, 'locales', lang, `${base}.html`))).toBe(true);
+    }
+    for (const [, icon] of html.matchAll(/icon:\s*["']([^"']+)["']/g)) {
+      expect(fs.existsSync(path.join(dir, 'icons', icon))).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,83 @@
+import { readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
+import { endpointsFor, graphScope } from '../../nodes/lib/clouds';
+
+const valid = {
+  key: 'my-office-connection',
+  tenantId: 'contoso.onmicrosoft.com',
+  applicationId: '0b7e5a3c-2d91-4f6e-8a4b-1c9d7e2f6a30',
+  senderEmail: 'alerts@contoso.onmicrosoft.com',
+  cloud: 'global',
+};
+const noEnv = (): undefined => undefined;
+
+describe('connection settings', () => {
+  it('accepts a complete connection with defaults', () => {
+    const { settings, problems } = readConnectionSettings(valid, { clientSecret: 'value' }, noEnv);
+    expect(problems).toEqual([]);
+    expect(settings).toMatchObject({
+      loginUrl: 'https://login.microsoftonline.com',
+      graphUrl: 'https://graph.microsoft.com',
+      queueSize: 1000,
+      maxRecipients: 500,
+      allowedRecipientDomains: [],
+    });
+  });
+
+  it('names every missing or malformed field', () => {
+    const { settings, problems } = readConnectionSettings(
+      { key: 'bad key', tenantId: 'not/a tenant', applicationId: 'nope', senderEmail: 'x', cloud: 'mars' },
+      {},
+      noEnv,
+    );
+    expect(settings).toBeUndefined();
+    expect(problems.map((p) => p.field)).toEqual(['key', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'clientSecret']);
+  });
+
+  it('leaves a tenant that is neither GUID nor domain to Entra (AADSTS900023)', () => {
+    expect(readConnectionSettings({ ...valid, tenantId: 'contoso' }, { clientSecret: 's' }, noEnv).problems).toEqual([]);
+  });
+
+  it('needs https URLs for a custom cloud', () => {
+    expect(readConnectionSettings({ ...valid, cloud: 'custom', loginUrl: 'http://x', graphUrl: 'https://g' }, { clientSecret: 's' }, noEnv).problems[0].key).toBe(
+      'invalidCustomUrls',
+    );
+    const { settings } = readConnectionSettings({ ...valid, cloud: 'custom', loginUrl: 'https://l.test/', graphUrl: 'https://g.test:8443' }, { clientSecret: 's' }, noEnv);
+    expect(settings).toMatchObject({ loginUrl: 'https://l.test', graphUrl: 'https://g.test:8443' });
+  });
+
+  it('resolves ${NAME} secrets from the environment and reports a missing one', () => {
+    const env = (name: string): string | undefined => (name === 'O365_SECRET' ? 'from-env' : undefined);
+    expect(resolveSecret('${O365_SECRET}', env)).toEqual({ value: 'from-env' });
+    expect(resolveSecret('${NOPE}', env)).toEqual({ missing: 'NOPE' });
+    expect(resolveSecret('plain${x}', env)).toEqual({ value: 'plain${x}' });
+    const { problems } = readConnectionSettings(valid, { clientSecret: '${NOPE}' }, env);
+    expect(problems).toEqual([{ field: 'clientSecret', key: 'secretEnvMissing', params: { name: 'NOPE' } }]);
+  });
+
+  it('reads abuse limits', () => {
+    const { settings } = readConnectionSettings({ ...valid, allowedRecipientDomains: 'Example.com, @nhs.net', maxRecipients: '10' }, { clientSecret: 's' }, noEnv);
+    expect(settings).toMatchObject({ allowedRecipientDomains: ['example.com', 'nhs.net'], maxRecipients: 10 });
+    expect(readConnectionSettings({ ...valid, maxRecipients: '501' }, { clientSecret: 's' }, noEnv).problems[0].field).toBe('maxRecipients');
+  });
+
+  it('knows every cloud', () => {
+    expect(endpointsFor('usgovdod')).toEqual({ loginUrl: 'https://login.microsoftonline.us', graphUrl: 'https://dod-graph.microsoft.us' });
+    expect(endpointsFor('china')?.graphUrl).toBe('https://microsoftgraph.chinacloudapi.cn');
+    expect(graphScope('https://graph.microsoft.us')).toBe('https://graph.microsoft.us/.default');
+  });
+});
+
+describe('task settings', () => {
+  it('applies the contract defaults', () => {
+    expect(readTaskSettings({})).toEqual({
+      bodyFormat: 'auto',
+      importance: 'normal',
+      saveToSentItems: true,
+      maxAttempts: 5,
+      maxWaitMs: 300_000,
+      timeoutMs: 30_000,
+      retryUnknownOutcome: false,
+    });
+    expect(readTaskSettings({ saveToSentItems: false, timeout: '5', bodyFormat: 'html' })).toMatchObject({ saveToSentItems: false, timeoutMs: 5000, bodyFormat: 'html' });
+  });
+});
