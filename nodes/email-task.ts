@@ -1,0 +1,168 @@
+/**
+ * Worker node `email-task`: per message it evaluates its typedInputs, composes the mail and hands
+ * it to its connection's Mailer; it reports by output 1 (sent) or output 2 (failed), status and done().
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
+import { MailError, validationError } from './lib/errors';
+import { readTaskSettings, type RawTaskConfig } from './lib/settings';
+import { renderTemplate, type ContextLookup } from './lib/template';
+import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
+import { categoryText, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
+
+/** typedInput properties of the Message tab. */
+const TYPED_PROPS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
+type TypedProp = (typeof TYPED_PROPS)[number];
+/** Only these are Mustache templates when typed `str`; attachments are not text. */
+const TEMPLATED = new Set<TypedProp>(['to', 'cc', 'bcc', 'replyTo', 'subject', 'body']);
+
+type EmailTaskDef = NodeDef &
+  RawTaskConfig & {
+    authType?: string;
+    connection?: string;
+  } & { [K in TypedProp]?: string } & { [K in `${TypedProp}Type`]?: string };
+
+type Evaluator = (msg: NodeMessage) => Promise<unknown>;
+
+export = function register(RED: NodeAPI): void {
+  function EmailTaskConstructor(this: Node, config: EmailTaskDef): void {
+    RED.nodes.createNode(this, config);
+    // Node-RED calls the constructor with the node as `this`; the handlers below close over it.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const node = this;
+    const ref: NodeRef = { id: node.id, type: node.type, name: node.name ?? '' };
+    const task = readTaskSettings(config);
+    const connection = config.authType === undefined || config.authType === 'connection'
+      ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
+      : null;
+    const runtime = connection?.runtime;
+
+    const lookup: ContextLookup = (scope, key) =>
+      scope === 'env' ? RED.util.evaluateNodeProperty(key, 'env', node, {}) : node.context()[scope].get(key);
+
+    // Parsed once here; per message only evaluated.
+    const evaluators = new Map<TypedProp, Evaluator>();
+    for (const prop of TYPED_PROPS) {
+      evaluators.set(prop, evaluatorFor(prop, config[prop] ?? '', config[`${prop}Type`] ?? 'msg'));
+    }
+
+    let sentCount = 0;
+    let sending = 0;
+    const pending = new Set<Promise<void>>();
+
+    if (!runtime) {
+      const reason = !connection ? 'noConnection' : 'connectionInvalid';
+      node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, reason) });
+      if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
+    }
+
+    function evaluatorFor(prop: TypedProp, value: string, type: string): Evaluator {
+      if (type === 'msg') return async (msg) => RED.util.getMessageProperty(msg, value);
+      if (type === 'str') {
+        if (!TEMPLATED.has(prop)) return async () => value;
+        // A body template is HTML-escaped only when the mail will be HTML.
+        const escapeHtml = prop === 'body' && (task.bodyFormat === 'html' || (task.bodyFormat === 'auto' && looksLikeHtml(value)));
+        return async (msg) => renderTemplate(value, msg, lookup, escapeHtml);
+      }
+      if (type === 'jsonata') {
+        const expression = RED.util.prepareJSONataExpression(value, node);
+        return (msg) =>
+          new Promise((resolve, reject) =>
+            RED.util.evaluateJSONataExpression(expression, msg, (err, result) => (err ? reject(err) : resolve(result))),
+          );
+      }
+      return (msg) =>
+        new Promise((resolve, reject) =>
+          RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(err) : resolve(result))),
+        );
+    }
+
+    async function readInput(msg: NodeMessage & Record<string, unknown>): Promise<MailInput> {
+      const input: MailInput = {
+        filename: msg.filename,
+        importance: msg.importance,
+        priority: msg.priority,
+        headers: msg.headers,
+        requestReadReceipt: msg.requestReadReceipt,
+        requestDeliveryReceipt: msg.requestDeliveryReceipt,
+        categories: msg.categories,
+      };
+      for (const [prop, evaluate] of evaluators) {
+        try {
+          input[prop] = await evaluate(msg);
+        } catch {
+          // The evaluation error text may quote the expression; the field name is what helps.
+          throw validationError('PropertyEvaluation', 'propertyEvaluation', { field: prop }, 'fixInput');
+        }
+      }
+      return input;
+    }
+
+    function showStatus(): void {
+      if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: statusText(RED._, 'sending', { count: sending }) });
+      else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+    }
+
+    async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {
+      sending++;
+      showStatus();
+      let outcome: { sent: SendResult } | { failed: MailError };
+      try {
+        outcome = { sent: await sendOne(msg) };
+      } catch (err) {
+        outcome = { failed: err instanceof MailError ? err : new MailError({ category: 'server', code: 'InternalError', messageKey: 'internal', hintKey: 'internal' }) };
+      }
+      sending--;
+      if ('sent' in outcome) {
+        msg.email = outcome.sent;
+        sentCount++;
+        showStatus();
+        send([msg, null]);
+        done();
+        return;
+      }
+      const msgError = toMsgError(RED._, outcome.failed, ref);
+      msg.error = msgError;
+      node.status({ fill: 'red', shape: 'ring', text: categoryText(RED._, outcome.failed.category) });
+      send([null, msg]);
+      done(new Error(`${msgError.message} ${msgError.hint}`));
+    }
+
+    async function sendOne(msg: NodeMessage & Record<string, unknown>): Promise<SendResult> {
+      if (!runtime) {
+        throw new MailError({ category: 'validation', code: 'InvalidConnection', messageKey: 'connectionInvalid', hintKey: 'connectionInvalid' });
+      }
+      const rules: ComposeRules = {
+        bodyFormat: task.bodyFormat,
+        importance: task.importance,
+        allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
+        maxRecipients: runtime.settings.maxRecipients,
+      };
+      let mail: ComposedMail;
+      try {
+        mail = composeMail(await readInput(msg), rules);
+      } catch (err) {
+        // Refused before the mailer saw it: still counted in the connection's usage data.
+        if (err instanceof MailError) runtime.mailer.usage.recordFailure(ref, err);
+        throw err;
+      }
+      return runtime.mailer.send({ mail, saveToSentItems: task.saveToSentItems, timeoutMs: task.timeoutMs, node: ref });
+    }
+
+    node.on('input', (msg, send, done) => {
+      const running = handle(msg as NodeMessageInFlow & Record<string, unknown>, send, done);
+      pending.add(running);
+      void running.finally(() => pending.delete(running));
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      // Mail already handed to the mailer leaves by its output before the node is gone.
+      void Promise.allSettled([...pending]).then(() => {
+        node.status({});
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType('email-task', EmailTaskConstructor);
+};

@@ -1,0 +1,78 @@
+/** Glue shared by both nodes: the connection node's shape and turning MailError into text. */
+import type { Node, NodeAPI } from 'node-red';
+import type { ConnectionRuntime } from './lib/connection';
+import type { MailError } from './lib/errors';
+import type { ConfigProblem } from './lib/settings';
+import type { NodeRef } from './lib/types';
+
+export const PACKAGE = 'node-red-contrib-office365-mail';
+/** Errors, hints and category texts live in the email task's catalogue; full keys work from any node. */
+const EMAIL_TASK_NS = `${PACKAGE}/email-task:email-task`;
+const CONNECTION_NS = `${PACKAGE}/office365-mail-connection:office365-mail-connection`;
+
+export interface ConnectionCredentials {
+  clientSecret?: string;
+}
+
+export interface ConnectionNode extends Node<ConnectionCredentials> {
+  /** Absent when the configuration is invalid; `problems` says why. */
+  runtime?: ConnectionRuntime;
+  problems: ConfigProblem[];
+  key: string;
+}
+
+/** msg.error on output 2, as the contract names it; absent values are null. */
+export interface MsgError {
+  message: string;
+  category: string;
+  code: string;
+  hint: string;
+  status: number | null;
+  graphCode: string | null;
+  aadsts: number | null;
+  requestId: string | null;
+  clientRequestId: string | null;
+  retryable: boolean;
+  attempts: number;
+  source: NodeRef;
+}
+
+type Translate = NodeAPI['_'];
+
+export function errorText(t: Translate, error: Pick<MailError, 'messageKey' | 'hintKey' | 'params'>): { message: string; hint: string } {
+  return {
+    message: t(`${EMAIL_TASK_NS}.errors.${error.messageKey}`, error.params),
+    hint: t(`${EMAIL_TASK_NS}.hints.${error.hintKey}`, error.params),
+  };
+}
+
+export function categoryText(t: Translate, category: string): string {
+  return t(`${EMAIL_TASK_NS}.category.${category}`);
+}
+
+export function statusText(t: Translate, key: string, params?: Record<string, string | number>): string {
+  return t(`${EMAIL_TASK_NS}.status.${key}`, params);
+}
+
+export function problemText(t: Translate, problem: ConfigProblem): string {
+  const field = t(`${CONNECTION_NS}.label.${problem.field}`);
+  return t(`${CONNECTION_NS}.deploy.${problem.key}`, { field, ...problem.params });
+}
+
+export function toMsgError(t: Translate, error: MailError, source: NodeRef): MsgError {
+  const { message, hint } = errorText(t, error);
+  return {
+    message,
+    category: error.category,
+    code: error.code,
+    hint,
+    status: error.status ?? null,
+    graphCode: error.graphCode ?? null,
+    aadsts: error.aadsts ?? null,
+    requestId: error.requestId ?? null,
+    clientRequestId: error.clientRequestId ?? null,
+    retryable: error.retryable,
+    attempts: error.attempts,
+    source,
+  };
+}
