@@ -1,0 +1,130 @@
+/**
+ * The packed tarball installed into a fresh Node-RED 4.1 user dir, driven only through the admin
+ * API and an `http in` endpoint, as a user (or an outside conformance suite) would.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import axios from 'axios';
+import { startSandbox, type Sandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox/config';
+import { findLeaks } from '../support/leaks';
+import { endpointPath, sandboxExampleFlow, type FlowNode } from '../../scripts/example-flow';
+
+jest.setTimeout(180_000);
+
+const root = path.join(__dirname, '..', '..');
+let sandbox: Sandbox;
+let userDir: string;
+let nodeRed: ChildProcess;
+let baseUrl: string;
+let log = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function waitForLog(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (log.includes(text)) resolve();
+      else if (nodeRed.exitCode !== null) reject(new Error(`Node-RED exited: ${log}`));
+      else setTimeout(check, 100);
+    };
+    check();
+  });
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'o365-nr-'));
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', userDir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop() as string;
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(userDir, tarball)], { cwd: userDir, stdio: 'inherit' });
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    `module.exports = ${JSON.stringify({
+      uiPort: port,
+      uiHost: '127.0.0.1',
+      flowFile: 'flows.json',
+      credentialSecret: 'e2e-credential-key',
+      telemetry: { enabled: false },
+      editorTheme: { tours: false },
+      logging: { console: { level: 'debug' } },
+    })};`,
+  );
+  nodeRed = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  nodeRed.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  nodeRed.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  await waitForLog('Server now running');
+});
+
+afterAll(async () => {
+  if (nodeRed && nodeRed.exitCode === null) {
+    const exited = new Promise((resolve) => nodeRed.once('exit', resolve));
+    nodeRed.kill('SIGINT');
+    await exited;
+  }
+  await sandbox?.close();
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+});
+
+async function deploy(flow: FlowNode[]): Promise<void> {
+  await axios.post(`${baseUrl}/flows`, flow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
+}
+
+test('the palette shows both nodes from the package', async () => {
+  const res = await axios.get(`${baseUrl}/nodes`, { headers: { Accept: 'application/json' } });
+  const sets = res.data as Array<{ module: string; types: string[]; enabled: boolean; err?: string }>;
+  const ours = sets.filter((s) => s.module === 'node-red-contrib-office365-mail');
+  expect(ours.flatMap((s) => s.types).sort()).toEqual(['email-task', 'office365-mail-connection']);
+  expect(ours.every((s) => s.enabled && !s.err)).toBe(true);
+  const html = await axios.get(`${baseUrl}/nodes`, { headers: { Accept: 'text/html' } });
+  expect(html.data).toContain('data-template-name="email-task"');
+  const icon = await axios.get(`${baseUrl}/icons/node-red-contrib-office365-mail/office365-mail.svg`);
+  expect(icon.status).toBe(200);
+});
+
+test('the example flow sends a mail from its http endpoint; a wrong secret explains itself; nothing leaks', async () => {
+  const flow = sandboxExampleFlow(sandbox.url);
+  log = '';
+  await deploy(flow);
+  await waitForLog('Started flows');
+  const url = `${baseUrl}${endpointPath(flow)}`;
+
+  const ok = await axios.post(url, { to: 'ada@example.com', subject: 'Hello', body: 'Hi from Node-RED' }, { validateStatus: () => true });
+  expect({ status: ok.status, log }).toMatchObject({ status: 202 });
+  expect(ok.data).toMatchObject({ status: 'sent', to: ['ada@example.com'], subject: 'Hello', path: 'sendMail' });
+  expect(sandbox.mail(SANDBOX.senderEmail).map((m) => m.message.subject)).toEqual(['Hello']);
+
+  log = '';
+  await deploy(sandboxExampleFlow(sandbox.url, 'not-the-secret-value'));
+  await waitForLog('Started flows');
+  const bad = await axios.post(url, { to: 'ada@example.com', subject: 'Hello', body: 'x' }, { validateStatus: () => true });
+  expect(bad.status).toBe(502);
+  expect(bad.data).toMatchObject({ category: 'auth', aadsts: 7000215, code: 'AADSTS7000215' });
+  expect(String(bad.data.hint)).toMatch(/secret's ID instead of its Value/);
+
+  const usage = await axios.get(`${baseUrl}/office365-mail/usage`);
+  const [connection] = usage.data.connections as Array<Record<string, unknown>>;
+  expect(connection).toMatchObject({ failedByCategory: { auth: 1 } });
+
+  const flows = await axios.get(`${baseUrl}/flows`);
+  const stored = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
+  const leaks = findLeaks([flows.data, usage.data, ok.data, bad.data, log, stored], [SANDBOX.clientSecret, 'not-the-secret-value', ...sandbox.issuedTokens()]);
+  expect(leaks).toEqual([]);
+});

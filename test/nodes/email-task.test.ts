@@ -1,0 +1,263 @@
+/**
+ * The nodes in a real Node-RED runtime (node-red-node-test-helper) against the sandbox over real
+ * HTTPS, with real MSAL and axios.
+ */
+import { startSandbox, type Sandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox/config';
+import { helper, loadMailFlow, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
+import { findLeaks } from '../support/leaks';
+
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+});
+afterAll(async () => {
+  await sandbox.close();
+});
+beforeEach(async () => {
+  sandbox.reset();
+  await helper.startServer();
+});
+afterEach(async () => {
+  await helper.unload();
+  await helper.stopServer();
+});
+
+/** Every secret the run knows of: the client secrets and each token the sandbox issued. */
+function secrets(): string[] {
+  return [SANDBOX.clientSecret, SANDBOX.expiredClientSecret, ...sandbox.issuedTokens()];
+}
+
+describe('email task: sending', () => {
+  it('sends through Graph and reports msg.email; the sandbox received exactly what was asked', async () => {
+    await loadMailFlow(mailFlow(sandbox, { saveToSentItems: false, importance: 'high' }));
+    const out = watchOutputs();
+    send({
+      to: 'Ada Lovelace <ada@example.com>; bob@example.com',
+      cc: ['carol@example.com'],
+      bcc: [{ address: 'dan@example.com', name: 'Dan' }],
+      replyTo: 'help@example.com',
+      topic: 'Quarterly report',
+      payload: '<p>Hello <b>Ada</b></p>',
+    });
+    await out.settled(1);
+    expect(out.failed).toEqual([]);
+    const email = out.sent[0].email as Record<string, unknown>;
+    expect(email).toMatchObject({
+      status: 'sent',
+      sender: SANDBOX.senderEmail,
+      to: ['ada@example.com', 'bob@example.com'],
+      cc: ['carol@example.com'],
+      bcc: ['dan@example.com'],
+      subject: 'Quarterly report',
+      attachments: 0,
+      path: 'sendMail',
+      attempts: 1,
+    });
+    expect(Date.parse(String(email.sentAt))).not.toBeNaN();
+
+    const [mail] = sandbox.mail(SANDBOX.senderEmail);
+    expect(mail.saveToSentItems).toBe(false);
+    expect(mail.clientRequestId).toBe(email.clientRequestId);
+    expect(mail.requestId).toBe(email.requestId);
+    expect(mail.message).toMatchObject({
+      subject: 'Quarterly report',
+      importance: 'high',
+      body: { contentType: 'html', content: '<p>Hello <b>Ada</b></p>' },
+      toRecipients: [{ emailAddress: { address: 'ada@example.com', name: 'Ada Lovelace' } }, { emailAddress: { address: 'bob@example.com' } }],
+      ccRecipients: [{ emailAddress: { address: 'carol@example.com' } }],
+      bccRecipients: [{ emailAddress: { address: 'dan@example.com', name: 'Dan' } }],
+      replyTo: [{ emailAddress: { address: 'help@example.com' } }],
+    });
+    expect(out.statuses.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: expect.stringContaining('status.sent') });
+  });
+
+  it('costs one token request for 20 sends, each with its own client-request-id', async () => {
+    await loadMailFlow(mailFlow(sandbox));
+    const out = watchOutputs();
+    for (let i = 0; i < 20; i++) send({ to: 'ada@example.com', topic: `mail ${i}`, payload: 'hi' });
+    await out.settled(20);
+    expect(out.failed).toEqual([]);
+    expect(sandbox.stats().tokenRequests).toBe(1);
+    expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(20);
+    const ids = new Set(out.sent.map((m) => (m.email as { clientRequestId: string }).clientRequestId));
+    expect(ids.size).toBe(20);
+  });
+
+  it('renders str values as Mustache templates over msg', async () => {
+    await loadMailFlow(
+      mailFlow(sandbox, {
+        to: '{{payload.email}}',
+        toType: 'str',
+        subject: 'Order {{payload.order}} for {{payload.name}}',
+        subjectType: 'str',
+        body: 'Dear {{payload.name}}, order {{payload.order}} has shipped.',
+        bodyType: 'str',
+      }),
+    );
+    const out = watchOutputs();
+    send({ payload: { email: 'ada@example.com', order: 42, name: 'Ada & Co' } });
+    await out.settled(1);
+    const [mail] = sandbox.mail(SANDBOX.senderEmail);
+    expect(mail.message).toMatchObject({
+      subject: 'Order 42 for Ada & Co',
+      body: { contentType: 'text', content: 'Dear Ada & Co, order 42 has shipped.' },
+      toRecipients: [{ emailAddress: { address: 'ada@example.com' } }],
+    });
+  });
+
+  it('reads the client secret from ${NAME} in the environment', async () => {
+    process.env.O365_TEST_SECRET = SANDBOX.clientSecret;
+    try {
+      await loadMailFlow(mailFlow(sandbox), '${O365_TEST_SECRET}');
+      const out = watchOutputs();
+      send({ to: 'ada@example.com', topic: 'env', payload: 'x' });
+      await out.settled(1);
+      expect(out.sent).toHaveLength(1);
+    } finally {
+      delete process.env.O365_TEST_SECRET;
+    }
+  });
+
+  it('sends attachments and a Buffer payload with msg.filename', async () => {
+    await loadMailFlow(mailFlow(sandbox));
+    const out = watchOutputs();
+    const csv = Buffer.from('a,b\n1,2\n');
+    send({ to: 'ada@example.com', topic: 'file', payload: csv, filename: 'data.csv', attachments: [{ filename: 'note.txt', content: 'hello' }] });
+    await out.settled(1);
+    expect((out.sent[0].email as { attachments: number }).attachments).toBe(2);
+    const attachments = sandbox.mail(SANDBOX.senderEmail)[0].message.attachments as Array<{ name: string; contentBytes: string }>;
+    expect(attachments.map((a) => a.name)).toEqual(['data.csv', 'note.txt']);
+    expect(Buffer.from(attachments[0].contentBytes, 'base64').equals(csv)).toBe(true);
+  });
+});
+
+describe('email task: failures explained', () => {
+  async function failOnce(task: Record<string, unknown>, connection: Record<string, unknown>, clientSecret?: string, msg: Record<string, unknown> = {}): Promise<{ out: ReturnType<typeof watchOutputs>; failed: OutMsg }> {
+    await loadMailFlow(mailFlow(sandbox, task, connection), clientSecret);
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'x', payload: 'y', ...msg });
+    await out.settled(1);
+    // done(err) reaches the catch node too.
+    await out.caughtAtLeast(1);
+    expect(out.sent).toEqual([]);
+    return { out, failed: out.failed[0] };
+  }
+
+  it.each([
+    ['a wrong secret', SANDBOX.applicationId, 'wrong-secret-value', {}, 7000215, 'invalidSecret'],
+    ["the secret's ID instead of its value", SANDBOX.applicationId, SANDBOX.clientSecretId, {}, 7000215, 'invalidSecret'],
+    ['an expired secret', SANDBOX.applicationId, SANDBOX.expiredClientSecret, {}, 7000222, 'expiredSecret'],
+    ['an app that is not in the tenant', '6a1d8e2b-0c4f-4b7a-9e3d-5f2c1b0a9d8e', SANDBOX.clientSecret, {}, 700016, 'appNotInTenant'],
+    ['an unknown tenant', SANDBOX.applicationId, SANDBOX.clientSecret, { tenantId: '0f0f0f0f-1111-4222-8333-444455556666' }, 90002, 'tenantNotFound'],
+    ['a tenant that is neither GUID nor domain', SANDBOX.applicationId, SANDBOX.clientSecret, { tenantId: 'contoso' }, 900023, 'tenantInvalid'],
+  ])('%s → auth, AADSTS code and hint', async (_what, applicationId, secret, connection, aadsts, hint) => {
+    const { failed, out } = await failOnce({}, { applicationId, ...connection }, secret);
+    const error = failed.error as Record<string, unknown>;
+    expect(error).toMatchObject({ category: 'auth', aadsts, code: `AADSTS${aadsts}`, hint: expect.stringContaining(`hints.${hint}`) });
+    expect(error.source).toEqual({ id: 'e1', type: 'email-task', name: 'mail' });
+    expect(out.statuses.at(-1)).toMatchObject({ fill: 'red', shape: 'ring', text: expect.stringContaining('category.auth') });
+    expect(sandbox.stats().graphRequests).toBe(0);
+    expect(findLeaks([out, logText()], [secret, SANDBOX.clientSecret, ...sandbox.issuedTokens()])).toEqual([]);
+  });
+
+  it('a token without roles (admin consent missing) → permission with the admin-consent hint', async () => {
+    const { failed } = await failOnce({}, { applicationId: SANDBOX.noConsentApplicationId }, SANDBOX.noConsentClientSecret);
+    expect(failed.error).toMatchObject({ category: 'permission', graphCode: 'NoPermissionsInAccessToken', hint: expect.stringContaining('hints.noRoles') });
+  });
+
+  it('an app without Mail.Send → permission, ErrorAccessDenied', async () => {
+    const { failed } = await failOnce({}, { applicationId: SANDBOX.noMailSendApplicationId }, SANDBOX.noMailSendClientSecret);
+    expect(failed.error).toMatchObject({ category: 'permission', graphCode: 'ErrorAccessDenied', status: 403, hint: expect.stringContaining('hints.accessDenied') });
+    expect((failed.error as { requestId: string }).requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([
+    ['an unknown sender', 'nobody@contoso.onmicrosoft.com', 'mailbox', 'ErrorInvalidUser', 'senderNotFound'],
+    ['an unlicensed sender', SANDBOX.unlicensedMailbox, 'mailbox', 'MailboxNotEnabledForRESTAPI', 'mailboxNotEnabled'],
+    ['a sender outside the RBAC scope', SANDBOX.outOfScopeMailbox, 'permission', 'ErrorAccessDenied', 'accessDenied'],
+  ])('%s → %s (%s)', async (_what, senderEmail, category, graphCode, hint) => {
+    const { failed } = await failOnce({}, { senderEmail });
+    expect(failed.error).toMatchObject({ category, graphCode, hint: expect.stringContaining(`hints.${hint}`) });
+  });
+
+  it('missing recipients → validation, and Graph is never called', async () => {
+    const { failed } = await failOnce({}, {}, undefined, { to: undefined });
+    expect(failed.error).toMatchObject({ category: 'validation', code: 'NoRecipients' });
+    expect(sandbox.stats().tokenRequests).toBe(0);
+    expect(sandbox.stats().graphRequests).toBe(0);
+  });
+
+  it('a bad address names the field and value', async () => {
+    const { failed } = await failOnce({}, {}, undefined, { to: 'ada@example.com', cc: 'not an address' });
+    expect(failed.error).toMatchObject({ category: 'validation', code: 'InvalidAddress', message: expect.stringContaining('errors.invalidAddress') });
+  });
+
+  it('a connection with missing fields fails at deploy time with a clear status, and messages fail with validation', async () => {
+    await loadMailFlow(mailFlow(sandbox, {}, { applicationId: '' }));
+    const out = watchOutputs();
+    const logged = logText();
+    expect(logged).toContain('deploy.required');
+    send({ to: 'ada@example.com', topic: 'x', payload: 'y' });
+    await out.settled(1);
+    expect(out.failed[0].error).toMatchObject({ category: 'validation', code: 'InvalidConnection' });
+    expect(sandbox.stats().tokenRequests).toBe(0);
+  });
+
+  it('Graph refusing a recipient → recipient', async () => {
+    sandbox.addFault({ target: 'sendMail', status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' });
+    const { failed } = await failOnce({}, {});
+    expect(failed.error).toMatchObject({ category: 'recipient', graphCode: 'ErrorInvalidRecipients', status: 400 });
+  });
+
+  it('a connection refused → network, retryable; a reset after acceptance → unknown-outcome', async () => {
+    const { failed } = await failOnce({}, { loginUrl: 'https://127.0.0.1:1', graphUrl: 'https://127.0.0.1:1' });
+    expect(failed.error).toMatchObject({ category: 'network', code: 'ECONNREFUSED', retryable: true });
+    await helper.unload();
+    sandbox.addFault({ target: 'sendMail', action: 'reset-after' });
+    const second = await failOnce({}, {});
+    expect(second.failed.error).toMatchObject({ category: 'unknown-outcome', retryable: false });
+    expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(1);
+  });
+});
+
+describe('usage data and secrecy', () => {
+  it('GET /office365-mail/usage reports sent, failures by category with hints, and token requests', async () => {
+    await loadMailFlow(mailFlow(sandbox));
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'ok', payload: 'x' });
+    send({ topic: 'no recipient', payload: 'x' });
+    await out.settled(2);
+    const res = await helper.request().get('/office365-mail/usage').expect(200);
+    const [usage] = (res.body as { connections: Array<Record<string, unknown>> }).connections;
+    expect(usage).toMatchObject({ id: 'c1', key: 'sandbox', valid: true, sent: 1, failed: 1, failedByCategory: { validation: 1 }, tokenRequests: 1 });
+    expect((usage.recentFailures as Array<Record<string, unknown>>)[0]).toMatchObject({
+      category: 'validation',
+      code: 'NoRecipients',
+      node: { id: 'e1', type: 'email-task', name: 'mail' },
+      hint: expect.stringContaining('hints.noRecipients'),
+    });
+  });
+
+  it('nothing that came out holds the secret or a token, whatever happened', async () => {
+    const seen: unknown[] = [];
+    for (const [connection, secret] of [
+      [{}, SANDBOX.clientSecret],
+      [{}, SANDBOX.expiredClientSecret],
+      [{ senderEmail: 'nobody@contoso.onmicrosoft.com' }, SANDBOX.clientSecret],
+      [{ applicationId: SANDBOX.noConsentApplicationId }, SANDBOX.noConsentClientSecret],
+    ] as const) {
+      if (seen.length) await helper.unload();
+      await loadMailFlow(mailFlow(sandbox, {}, connection), secret);
+      const out = watchOutputs();
+      send({ to: 'ada@example.com', topic: 'x', payload: 'y' });
+      send({ to: 'bad address', topic: 'x', payload: 'y' });
+      await out.settled(2);
+      const usage = await helper.request().get('/office365-mail/usage');
+      seen.push(out, usage.body, logText());
+    }
+    expect(sandbox.issuedTokens().length).toBeGreaterThan(0);
+    expect(findLeaks(seen, [SANDBOX.clientSecret, SANDBOX.expiredClientSecret, SANDBOX.noConsentClientSecret, ...secrets()])).toEqual([]);
+  });
+});

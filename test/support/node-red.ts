@@ -1,0 +1,129 @@
+/** Loads the built nodes into node-red-node-test-helper with a sandbox connection. */
+import path from 'node:path';
+import helper from 'node-red-node-test-helper';
+import type { Node, NodeMessage } from 'node-red';
+import { SANDBOX } from '../../sandbox/config';
+import type { Sandbox } from '../../sandbox';
+
+helper.init(require.resolve('node-red'));
+
+const dist = path.join(__dirname, '..', '..', 'dist', 'nodes');
+/* eslint-disable @typescript-eslint/no-require-imports -- the built CommonJS nodes, as Node-RED loads them */
+export const connectionNode = require(path.join(dist, 'office365-mail-connection.js'));
+export const emailTaskNode = require(path.join(dist, 'email-task.js'));
+export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+export { helper };
+
+export type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+export function connectionConfig(sandbox: Sandbox, overrides: Record<string, unknown> = {}): FlowNode {
+  return {
+    id: 'c1',
+    type: 'office365-mail-connection',
+    key: 'sandbox',
+    name: 'Sandbox',
+    tenantId: SANDBOX.tenantId,
+    applicationId: SANDBOX.applicationId,
+    senderEmail: SANDBOX.senderEmail,
+    cloud: 'custom',
+    loginUrl: sandbox.url,
+    graphUrl: sandbox.url,
+    ...overrides,
+  };
+}
+
+/** A tab with connection c1, email task e1 wired to helper nodes ok / fail, and a catch node → caught. */
+export function mailFlow(sandbox: Sandbox, task: Record<string, unknown> = {}, connection: Record<string, unknown> = {}): FlowNode[] {
+  return [
+    { id: 't1', type: 'tab', label: 'test' },
+    connectionConfig(sandbox, connection),
+    {
+      id: 'e1',
+      type: 'email-task',
+      z: 't1',
+      name: 'mail',
+      authType: 'connection',
+      connection: 'c1',
+      to: 'to',
+      toType: 'msg',
+      cc: 'cc',
+      ccType: 'msg',
+      bcc: 'bcc',
+      bccType: 'msg',
+      replyTo: 'replyTo',
+      replyToType: 'msg',
+      subject: 'topic',
+      subjectType: 'msg',
+      body: 'payload',
+      bodyType: 'msg',
+      attachments: 'attachments',
+      attachmentsType: 'msg',
+      bodyFormat: 'auto',
+      importance: 'normal',
+      saveToSentItems: true,
+      wires: [['ok'], ['fail']],
+      ...task,
+    },
+    { id: 'ok', type: 'helper', z: 't1' },
+    { id: 'fail', type: 'helper', z: 't1' },
+    { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 't1' },
+  ];
+}
+
+export async function loadMailFlow(flow: FlowNode[], clientSecret: string = SANDBOX.clientSecret): Promise<void> {
+  await helper.load([connectionNode, emailTaskNode, catchNode], flow, { c1: { clientSecret } });
+}
+
+export type OutMsg = NodeMessage & Record<string, unknown>;
+
+export interface Outputs {
+  sent: OutMsg[];
+  failed: OutMsg[];
+  caught: OutMsg[];
+  statuses: Array<{ fill?: string; shape?: string; text?: string }>;
+  /** Resolves when `count` messages have left by either output. */
+  settled(count: number): Promise<void>;
+  /** Resolves when the catch node has received `count` messages. */
+  caughtAtLeast(count: number): Promise<void>;
+}
+
+/** Collects what leaves the email task e1; waits are woken by arrivals, never by polling. */
+export function watchOutputs(): Outputs {
+  const waiters: Array<() => void> = [];
+  const wake = (): void => waiters.splice(0).forEach((w) => w());
+  const out: Outputs = {
+    sent: [],
+    failed: [],
+    caught: [],
+    statuses: [],
+    settled: (count) => until(() => out.sent.length + out.failed.length >= count),
+    caughtAtLeast: (count) => until(() => out.caught.length >= count),
+  };
+  function until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => (done() ? resolve() : void waiters.push(check));
+      check();
+    });
+  }
+  const node = (id: string): Node => helper.getNode(id);
+  node('ok').on('input', (msg: OutMsg) => (out.sent.push(msg), wake()));
+  node('fail').on('input', (msg: OutMsg) => (out.failed.push(msg), wake()));
+  node('caught').on('input', (msg: OutMsg) => (out.caught.push(msg), wake()));
+  // The helper re-emits spied calls as events that Node's typings do not list.
+  const emitter = node('e1') as unknown as NodeJS.EventEmitter;
+  emitter.on('call:status', (call: { args: [Outputs['statuses'][number]] }) => out.statuses.push(call.args[0]));
+  return out;
+}
+
+export function send(msg: Record<string, unknown>): void {
+  helper.getNode('e1').receive(msg);
+}
+
+/** Everything the runtime logged so far, as text. */
+export function logText(): string {
+  const spy = helper.log() as { args?: unknown[][] } | undefined;
+  return JSON.stringify(spy?.args ?? []);
+}
