@@ -51,14 +51,18 @@ export class TokenProvider {
     this.network = new MsalNetworkClient(http.axios, timeoutMs);
     this.scope = graphScope(settings.graphUrl);
     const secrets = [settings.clientSecret];
+    const authority = `${settings.loginUrl}/${settings.tenantId}`;
     this.app = new ConfidentialClientApplication({
       auth: {
         clientId: settings.applicationId,
-        authority: `${settings.loginUrl}/${settings.tenantId}`,
+        authority,
         clientSecret: settings.clientSecret,
-        // Trusting the cloud's login host makes MSAL read its OpenID metadata directly instead of
-        // asking the public cloud's instance discovery, which sovereign and custom clouds need.
+        // Trusting the cloud's login host skips the public cloud's instance discovery, which
+        // sovereign and custom clouds need.
         knownAuthorities: [new URL(settings.loginUrl).host],
+        // Entra's endpoints follow one pattern in every cloud: giving them saves the discovery
+        // request, and a wrong tenant is then reported by the token endpoint with its AADSTS code.
+        authorityMetadata: JSON.stringify(authorityMetadata(authority)),
       },
       system: {
         networkClient: this.network,
@@ -143,6 +147,18 @@ export class TokenProvider {
       detail: description ? redact(description.split('\n')[0], secrets) : undefined,
     });
   }
+}
+
+/** The OpenID configuration Entra publishes for an authority (v2.0 endpoints). */
+function authorityMetadata(authority: string): Record<string, string | string[]> {
+  return {
+    token_endpoint: `${authority}/oauth2/v2.0/token`,
+    authorization_endpoint: `${authority}/oauth2/v2.0/authorize`,
+    end_session_endpoint: `${authority}/oauth2/v2.0/logout`,
+    issuer: `${authority}/v2.0`,
+    jwks_uri: `${authority}/discovery/v2.0/keys`,
+    response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+  };
 }
 
 function statusOf(failure: MsalNetworkClient['lastFailure']): number | undefined {

@@ -80,6 +80,8 @@ describe('email task: sending', () => {
     await out.settled(20);
     expect(out.failed).toEqual([]);
     expect(sandbox.stats().tokenRequests).toBe(1);
+    // The authority's metadata is known up front: no discovery round trip before the token.
+    expect(sandbox.requests().filter((r) => r.method === 'GET')).toEqual([]);
     expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(20);
     const ids = new Set(out.sent.map((m) => (m.email as { clientRequestId: string }).clientRequestId));
     expect(ids.size).toBe(20);
