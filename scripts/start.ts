@@ -2,12 +2,11 @@
  * `npm start`: the sandbox (a local Microsoft 365 stand-in) and a local Node-RED with this package
  * and the example flow, so a newcomer sends a mail within a minute without a tenant.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startSandbox } from '../sandbox';
 import { ensureCa } from '../sandbox/ca';
-import { endpointPath, sandboxExampleFlow } from './example-flow';
+import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings } from './local-node-red';
 
 const root = path.join(__dirname, '..');
 const userDir = path.join(root, '.node-red');
@@ -23,27 +22,10 @@ async function main(): Promise<void> {
   const link = path.join(userDir, 'node_modules', 'node-red-contrib-office365-mail');
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
   const firstRun = !fs.existsSync(path.join(userDir, 'flows.json'));
-  fs.writeFileSync(
-    path.join(userDir, 'settings.js'),
-    `module.exports = ${JSON.stringify(
-      {
-        uiPort: port,
-        uiHost: '127.0.0.1',
-        flowFile: 'flows.json',
-        credentialSecret: 'local-development-only',
-        telemetry: { enabled: false },
-        editorTheme: { tours: false },
-      },
-      null,
-      2,
-    )};\n`,
-  );
-
-  const nodeRed = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
-    // Node reads extra CAs only at start: this is how the sandbox's throwaway CA is trusted.
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  writeSettings(userDir, { port, credentialSecret: 'local-development-only' });
+  // Node reads extra CAs only at start: this is how the sandbox's throwaway CA is trusted.
+  const nodeRed = spawnNodeRed(userDir, { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath });
+  nodeRed.stderr?.pipe(process.stderr);
   const base = `http://127.0.0.1:${port}`;
   const flow = sandboxExampleFlow(sandbox.url);
   let started = false;

@@ -2,7 +2,7 @@
  * The packed tarball installed into a fresh Node-RED 4.1 user dir, driven only through the admin
  * API and an `http in` endpoint, as a user (or an outside conformance suite) would.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import axios from 'axios';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { findLeaks } from '../support/leaks';
-import { endpointPath, sandboxExampleFlow, type FlowNode } from '../../scripts/example-flow';
+import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings, type FlowNode } from '../../scripts/local-node-red';
 
 jest.setTimeout(180_000);
 
@@ -52,22 +52,8 @@ beforeAll(async () => {
   execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(userDir, tarball)], { cwd: userDir, stdio: 'inherit' });
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
-  fs.writeFileSync(
-    path.join(userDir, 'settings.js'),
-    `module.exports = ${JSON.stringify({
-      uiPort: port,
-      uiHost: '127.0.0.1',
-      flowFile: 'flows.json',
-      credentialSecret: 'e2e-credential-key',
-      telemetry: { enabled: false },
-      editorTheme: { tours: false },
-      logging: { console: { level: 'debug' } },
-    })};`,
-  );
-  nodeRed = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  writeSettings(userDir, { port, credentialSecret: 'e2e-credential-key', logLevel: 'debug' });
+  nodeRed = spawnNodeRed(userDir, { ...process.env });
   nodeRed.stdout?.on('data', (d: Buffer) => (log += d.toString()));
   nodeRed.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   await waitForLog('Server now running');

@@ -1,24 +1,13 @@
 /** POST /office365-mail/connections/test: Test connection, with unsaved values or the stored secret. */
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { connectionConfig, helper, loadMailFlow, mailFlow } from '../support/node-red';
+import { connectionConfig, helper, loadMailFlow, mailFlow, useSandboxAndRuntime } from '../support/node-red';
 import { findLeaks } from '../support/leaks';
 
+const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
-
-beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0 });
-});
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(async () => {
-  sandbox.reset();
-  await helper.startServer();
-});
-afterEach(async () => {
-  await helper.unload();
-  await helper.stopServer();
+beforeEach(() => {
+  sandbox = currentSandbox();
 });
 
 function fields(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -2,26 +2,15 @@
  * The nodes in a real Node-RED runtime (node-red-node-test-helper) against the sandbox over real
  * HTTPS, with real MSAL and axios.
  */
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { helper, loadMailFlow, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
+import { helper, loadMailFlow, useSandboxAndRuntime, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
 import { findLeaks } from '../support/leaks';
 
+const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
-
-beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0 });
-});
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(async () => {
-  sandbox.reset();
-  await helper.startServer();
-});
-afterEach(async () => {
-  await helper.unload();
-  await helper.stopServer();
+beforeEach(() => {
+  sandbox = currentSandbox();
 });
 
 /** Every secret the run knows of: the client secrets and each token the sandbox issued. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
-import type { Sandbox } from '../../sandbox';
+import { startSandbox, type Sandbox } from '../../sandbox';
 
 helper.init(require.resolve('node-red'));
 
@@ -15,6 +15,32 @@ export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export { helper };
+
+/**
+ * One sandbox per test file, reset before each test, and the helper's server around each test.
+ * Returns a getter, as the sandbox exists only once beforeAll has run.
+ */
+export function useSandboxAndRuntime(): () => Sandbox {
+  let sandbox: Sandbox | undefined;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0 });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+  beforeEach(async () => {
+    sandbox?.reset();
+    await helper.startServer();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+  return () => {
+    if (!sandbox) throw new Error('the sandbox starts in beforeAll');
+    return sandbox;
+  };
+}
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 

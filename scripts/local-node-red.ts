@@ -1,0 +1,68 @@
+/**
+ * A local Node-RED for `npm start` and the e2e tests: its settings, the process, and the package's
+ * example flow with its connection pointed at the sandbox.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SANDBOX } from '../sandbox/config';
+
+export type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+export const EXAMPLE_FILE = path.join(__dirname, '..', 'examples', 'send-from-http-endpoint.json');
+
+export function sandboxExampleFlow(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): FlowNode[] {
+  const flow = JSON.parse(fs.readFileSync(EXAMPLE_FILE, 'utf8')) as FlowNode[];
+  return flow.map((n) =>
+    n.type === 'office365-mail-connection'
+      ? {
+          ...n,
+          key: 'sandbox',
+          name: 'Sandbox (local Microsoft 365 stand-in)',
+          tenantId: SANDBOX.tenantId,
+          applicationId: SANDBOX.applicationId,
+          senderEmail: SANDBOX.senderEmail,
+          cloud: 'custom',
+          loginUrl: sandboxUrl,
+          graphUrl: sandboxUrl,
+          credentials: { clientSecret },
+        }
+      : n,
+  );
+}
+
+/** The path of the example's `http in` node. */
+export function endpointPath(flow: FlowNode[]): string {
+  const httpIn = flow.find((n) => n.type === 'http in');
+  return String(httpIn?.url ?? '/send-mail');
+}
+
+export interface LocalSettings {
+  port: number;
+  credentialSecret: string;
+  logLevel?: 'info' | 'debug';
+}
+
+/** Settings for a loopback-only Node-RED without the first-run dialogs (telemetry, tours). */
+export function writeSettings(userDir: string, settings: LocalSettings): string {
+  const file = path.join(userDir, 'settings.js');
+  const content = {
+    uiPort: settings.port,
+    uiHost: '127.0.0.1',
+    flowFile: 'flows.json',
+    credentialSecret: settings.credentialSecret,
+    telemetry: { enabled: false },
+    editorTheme: { tours: false },
+    logging: { console: { level: settings.logLevel ?? 'info' } },
+  };
+  fs.writeFileSync(file, `module.exports = ${JSON.stringify(content, null, 2)};\n`);
+  return file;
+}
+
+/** Node-RED from this project's devDependency, on the user dir; stdout and stderr are piped. */
+export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
