@@ -59,9 +59,14 @@ export function writeSettings(userDir: string, settings: LocalSettings): string 
   return file;
 }
 
-/** Node-RED from this project's devDependency, on the user dir; stdout and stderr are piped. */
+/**
+ * Node-RED on the user dir; stdout and stderr are piped. By default this project's devDependency
+ * on this Node; `NODE_RED_JS` and `NODE_RED_NODE` pick another (Node-RED 5 on Node 22).
+ */
 export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
+  const node = process.env.NODE_RED_NODE || process.execPath;
+  const redJs = process.env.NODE_RED_JS || require.resolve('node-red/red.js');
+  return spawn(node, [redJs, '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -73,6 +73,12 @@ async function deploy(flow: FlowNode[]): Promise<void> {
   await axios.post(`${baseUrl}/flows`, flow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
 }
 
+test('runs the Node-RED it was asked to (this project\'s 4.1, or NODE_RED_JS)', () => {
+  const redJs = process.env.NODE_RED_JS || require.resolve('node-red/red.js');
+  const { version } = JSON.parse(fs.readFileSync(path.join(path.dirname(redJs), 'package.json'), 'utf8')) as { version: string };
+  expect(log).toContain(`Node-RED version: v${version}`);
+});
+
 test('the palette shows both nodes from the package', async () => {
   const res = await axios.get(`${baseUrl}/nodes`, { headers: { Accept: 'application/json' } });
   const sets = res.data as Array<{ module: string; types: string[]; enabled: boolean; err?: string }>;
