@@ -26,7 +26,7 @@ export class GraphClient {
 
   /** `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. */
   async sendMail(sender: string, message: Message, saveToSentItems: boolean, token: string, timeoutMs: number): Promise<GraphCallResult> {
-    const url = `${this.graphUrl}/v1.0/users/${encodeURIComponent(sender)}/sendMail`;
+    const url = `${this.graphUrl}/v1.0/users/${userSegment(sender)}/sendMail`;
     // Graph's default is to save; the field is sent only to turn it off.
     const body = JSON.stringify(saveToSentItems ? { message } : { message, saveToSentItems: false });
     const bytes = Buffer.byteLength(body);
@@ -75,6 +75,11 @@ export class GraphClient {
       this.secrets,
     );
   }
+}
+
+/** The user path segment: encoded, but `@` stays as written (RFC 3986 allows it; Graph's docs use it). */
+export function userSegment(user: string): string {
+  return encodeURIComponent(user).replace(/%40/g, '@');
 }
 
 function withIds(error: MailError, requestId: string | undefined, clientRequestId: string): MailError {

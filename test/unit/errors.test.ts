@@ -1,5 +1,5 @@
 import { aadstsFrom, entraError, graphError, networkError, redact } from '../../nodes/lib/errors';
-import { retryAfterSeconds } from '../../nodes/lib/graph';
+import { retryAfterSeconds, userSegment } from '../../nodes/lib/graph';
 import { transportFailure } from '../../nodes/lib/http';
 import { AxiosError } from 'axios';
 
@@ -66,5 +66,12 @@ describe('error classification', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     expect(retryAfterSeconds('Thu, 01 Jan 2026 00:00:10 GMT', now)).toBe(10);
     expect(retryAfterSeconds('soon')).toBeUndefined();
+  });
+});
+
+describe('Graph paths', () => {
+  it('keeps @ in the user segment and encodes what must be', () => {
+    expect(userSegment('alerts@contoso.com')).toBe('alerts@contoso.com');
+    expect(userSegment("o'brien/x@contoso.com")).toBe("o'brien%2Fx@contoso.com");
   });
 });
