@@ -51,8 +51,7 @@ export = function register(RED: NodeAPI): void {
     const pending = new Set<Promise<void>>();
 
     if (!runtime) {
-      const reason = !connection ? 'noConnection' : 'connectionInvalid';
-      node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, reason) });
+      node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
     }
 
