@@ -36,10 +36,6 @@ export class Mailer {
     this.limiter = new ConcurrencyLimiter(MAILBOX_CONCURRENCY, options.queueSize);
   }
 
-  get sender(): string {
-    return this.options.sender;
-  }
-
   async send(job: SendJob): Promise<SendResult> {
     try {
       if (this.closed) throw cancelled();
@@ -50,6 +46,7 @@ export class Mailer {
       return result;
     } catch (err) {
       const error = asMailError(err, this.options.queueSize);
+      if (error.category === 'throttled') this.usage.recordThrottled();
       this.usage.recordFailure(job.node, error);
       throw error;
     }

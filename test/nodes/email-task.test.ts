@@ -220,10 +220,26 @@ describe('usage data and secrecy', () => {
     send({ to: 'ada@example.com', topic: 'ok', payload: 'x' });
     send({ topic: 'no recipient', payload: 'x' });
     await out.settled(2);
+    sandbox.addFault({ target: 'sendMail', status: 429, code: 'ApplicationThrottled', retryAfter: '3' });
+    send({ to: 'ada@example.com', topic: 'throttled', payload: 'x' });
+    await out.settled(3);
     const res = await helper.request().get('/office365-mail/usage').expect(200);
     const [usage] = (res.body as { connections: Array<Record<string, unknown>> }).connections;
-    expect(usage).toMatchObject({ id: 'c1', key: 'sandbox', valid: true, sent: 1, failed: 1, failedByCategory: { validation: 1 }, tokenRequests: 1 });
-    expect((usage.recentFailures as Array<Record<string, unknown>>)[0]).toMatchObject({
+    expect(usage).toMatchObject({
+      id: 'c1',
+      key: 'sandbox',
+      valid: true,
+      sent: 1,
+      failed: 2,
+      failedByCategory: { validation: 1, throttled: 1 },
+      throttled: 1,
+      retried: 0,
+      tokenRequests: 1,
+    });
+    expect(Date.parse(String(usage.lastSuccess))).not.toBeNaN();
+    const [throttled, refused] = usage.recentFailures as Array<Record<string, unknown>>;
+    expect(throttled).toMatchObject({ category: 'throttled', graphCode: 'ApplicationThrottled', status: 429, requestId: expect.any(String) });
+    expect(refused).toMatchObject({
       category: 'validation',
       code: 'NoRecipients',
       node: { id: 'e1', type: 'email-task', name: 'mail' },
