@@ -13,6 +13,16 @@ import { categoryText, problemText, statusText, toMsgError, type ConnectionNode 
 /** typedInput properties of the Message tab. */
 const TYPED_PROPS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
 type TypedProp = (typeof TYPED_PROPS)[number];
+/** The contract's defaults, for flows (hand-written or older) that leave a property out. */
+const DEFAULT_MSG_PROPERTY: Readonly<Record<TypedProp, string>> = {
+  to: 'to',
+  cc: 'cc',
+  bcc: 'bcc',
+  replyTo: 'replyTo',
+  subject: 'topic',
+  body: 'payload',
+  attachments: 'attachments',
+};
 /** Only these are Mustache templates when typed `str`; attachments are not text. */
 const TEMPLATED = new Set<TypedProp>(['to', 'cc', 'bcc', 'replyTo', 'subject', 'body']);
 
@@ -43,7 +53,8 @@ export = function register(RED: NodeAPI): void {
     // Parsed once here; per message only evaluated.
     const evaluators = new Map<TypedProp, Evaluator>();
     for (const prop of TYPED_PROPS) {
-      evaluators.set(prop, evaluatorFor(prop, config[prop] ?? '', config[`${prop}Type`] ?? 'msg'));
+      const value = config[prop];
+      evaluators.set(prop, value === undefined ? evaluatorFor(prop, DEFAULT_MSG_PROPERTY[prop], 'msg') : evaluatorFor(prop, value, config[`${prop}Type`] || 'msg'));
     }
 
     let sentCount = 0;
@@ -56,7 +67,8 @@ export = function register(RED: NodeAPI): void {
     }
 
     function evaluatorFor(prop: TypedProp, value: string, type: string): Evaluator {
-      if (type === 'msg') return async (msg) => RED.util.getMessageProperty(msg, value);
+      // An emptied msg field means the property is not used.
+      if (type === 'msg') return value === '' ? async () => undefined : async (msg) => RED.util.getMessageProperty(msg, value);
       if (type === 'str') {
         if (!TEMPLATED.has(prop)) return async () => value;
         // A body template is HTML-escaped only when the mail will be HTML.

@@ -28,12 +28,9 @@ export = function register(RED: NodeAPI): void {
     const { settings, problems } = readConnectionSettings(config, this.credentials, env);
     this.problems = problems;
     if (settings) {
-      this.runtime = new ConnectionRuntime(settings, (level, message) => {
-        // MSAL's own log lines; secrets are already redacted by the token provider.
-        if (level === 'error') this.error(message);
-        else if (level === 'warn') this.warn(message);
-        else this.debug(message);
-      });
+      // MSAL's own log lines (PII off, secrets redacted) go to debug: every failure that matters
+      // already reaches the user, classified, through the email task.
+      this.runtime = new ConnectionRuntime(settings, (level, message) => this.debug(`MSAL ${level}: ${message}`));
     } else {
       for (const problem of problems) this.error(problemText(RED._, problem));
     }

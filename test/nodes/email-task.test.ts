@@ -98,6 +98,16 @@ describe('email task: sending', () => {
     });
   });
 
+  it('applies the contract defaults to a task that leaves its properties out', async () => {
+    const minimal = mailFlow(sandbox).map((n) => (n.id === 'e1' ? { id: 'e1', type: 'email-task', z: 't1', connection: 'c1', wires: n.wires } : n));
+    await loadMailFlow(minimal);
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', cc: 'bob@example.com', topic: 'defaults', payload: 'body text' });
+    await out.settled(1);
+    expect(out.sent[0].email).toMatchObject({ to: ['ada@example.com'], cc: ['bob@example.com'], subject: 'defaults' });
+    expect(sandbox.mail(SANDBOX.senderEmail)[0]).toMatchObject({ saveToSentItems: true, message: { body: { contentType: 'text', content: 'body text' } } });
+  });
+
   it('reads the client secret from ${NAME} in the environment', async () => {
     process.env.O365_TEST_SECRET = SANDBOX.clientSecret;
     try {
