@@ -4,7 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
-import { MailError, validationError } from './lib/errors';
+import { MailError, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
@@ -46,6 +46,12 @@ export = function register(RED: NodeAPI): void {
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
+    const rules: ComposeRules | undefined = runtime && {
+      bodyFormat: task.bodyFormat,
+      importance: task.importance,
+      allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
+      maxRecipients: runtime.settings.maxRecipients,
+    };
 
     const lookup: ContextLookup = (scope, key) =>
       scope === 'env' ? RED.util.evaluateNodeProperty(key, 'env', node, {}) : node.context()[scope].get(key);
@@ -121,7 +127,7 @@ export = function register(RED: NodeAPI): void {
       try {
         outcome = { sent: await sendOne(msg) };
       } catch (err) {
-        outcome = { failed: err instanceof MailError ? err : new MailError({ category: 'server', code: 'InternalError', messageKey: 'internal', hintKey: 'internal' }) };
+        outcome = { failed: err instanceof MailError ? err : internalError() };
       }
       sending--;
       if ('sent' in outcome) {
@@ -140,21 +146,15 @@ export = function register(RED: NodeAPI): void {
     }
 
     async function sendOne(msg: NodeMessage & Record<string, unknown>): Promise<SendResult> {
-      if (!runtime) {
+      if (!runtime || !rules) {
         throw new MailError({ category: 'validation', code: 'InvalidConnection', messageKey: 'connectionInvalid', hintKey: 'connectionInvalid' });
       }
-      const rules: ComposeRules = {
-        bodyFormat: task.bodyFormat,
-        importance: task.importance,
-        allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
-        maxRecipients: runtime.settings.maxRecipients,
-      };
       let mail: ComposedMail;
       try {
         mail = composeMail(await readInput(msg), rules);
       } catch (err) {
         // Refused before the mailer saw it: still counted in the connection's usage data.
-        if (err instanceof MailError) runtime.mailer.usage.recordFailure(ref, err);
+        if (err instanceof MailError) runtime.mailer.recordRejected(ref, err);
         throw err;
       }
       return runtime.mailer.send({ mail, saveToSentItems: task.saveToSentItems, timeoutMs: task.timeoutMs, node: ref });

@@ -6,7 +6,7 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
-import { MailError } from './lib/errors';
+import type { MailError } from './lib/errors';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
 import { errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
 
@@ -91,8 +91,8 @@ export = function register(RED: NodeAPI): void {
       }
       testConnection(settings).then(
         (result) => res.json(result),
-        (err: unknown) => {
-          const error = err instanceof MailError ? err : new MailError({ category: 'auth', code: 'token_error', messageKey: 'tokenFailed', hintKey: 'authOther' });
+        // testConnection rejects with MailError only.
+        (error: MailError) => {
           res.json({
             ok: false,
             error: {

@@ -246,7 +246,7 @@ export function isNotSentCode(code: string): boolean {
  * A transport failure. `maybeSent` matters for sendMail, which is not idempotent: a mail that may
  * have been accepted is reported as `unknown-outcome` instead of `network`.
  */
-export function networkError(failure: NetworkFailure, operation: 'token' | 'graph'): MailError {
+export function networkError(failure: NetworkFailure, operation: 'token' | 'graph', clientRequestId?: string): MailError {
   const tls = isTlsCode(failure.code);
   const unknown = operation === 'graph' && failure.maybeSent;
   return new MailError({
@@ -255,6 +255,12 @@ export function networkError(failure: NetworkFailure, operation: 'token' | 'grap
     messageKey: unknown ? 'unknownOutcome' : tls ? 'tlsFailed' : 'networkFailed',
     hintKey: unknown ? 'unknownOutcome' : tls ? 'tls' : failure.code === 'ETIMEDOUT' ? 'timeout' : 'network',
     params: { host: failure.host },
+    clientRequestId,
     retryable: !unknown,
   });
+}
+
+/** Our own bug: its text may hold request details, so only this generic error is passed on. */
+export function internalError(): MailError {
+  return new MailError({ category: 'server', code: 'InternalError', messageKey: 'internal', hintKey: 'internal' });
 }

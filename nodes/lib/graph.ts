@@ -56,8 +56,7 @@ export class GraphClient {
         timeout: timeoutMs,
       });
     } catch (err) {
-      const failure = networkError(transportFailure(err, url), 'graph');
-      throw withIds(failure, undefined, clientRequestId);
+      throw networkError(transportFailure(err, url), 'graph', clientRequestId);
     }
     const headers = flatHeaders(response.headers);
     const requestId = headers['request-id'] ?? '';
@@ -80,11 +79,6 @@ export class GraphClient {
 /** The user path segment: encoded, but `@` stays as written (RFC 3986 allows it; Graph's docs use it). */
 export function userSegment(user: string): string {
   return encodeURIComponent(user).replace(/%40/g, '@');
-}
-
-function withIds(error: MailError, requestId: string | undefined, clientRequestId: string): MailError {
-  Object.assign(error, { requestId, clientRequestId });
-  return error;
 }
 
 /** Retry-After as seconds: either a number of seconds or an HTTP date. */

@@ -2,7 +2,7 @@
  * One Mailer per connection, shared by every email task that uses it, so Graph's per-mailbox
  * limits hold across the runtime: a FIFO queue, at most 4 requests in flight, usage counters.
  */
-import { MailError, withHint } from './errors';
+import { MailError, internalError, withHint } from './errors';
 import type { GraphClient } from './graph';
 import { ConcurrencyLimiter, QueueFullError } from './limiter';
 import type { TokenProvider } from './token';
@@ -27,7 +27,7 @@ export interface MailerOptions {
 }
 
 export class Mailer {
-  readonly usage = new UsageRecorder();
+  private readonly usage = new UsageRecorder();
   private readonly limiter: ConcurrencyLimiter;
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -50,6 +50,11 @@ export class Mailer {
       this.usage.recordFailure(job.node, error);
       throw error;
     }
+  }
+
+  /** A mail refused before it reached the mailer (bad input): counted all the same. */
+  recordRejected(node: NodeRef, error: MailError): void {
+    this.usage.recordFailure(node, error);
   }
 
   /** Counts of this connection for the usage view. */
@@ -109,6 +114,5 @@ function asMailError(err: unknown, queueSize: number): MailError {
   if (err instanceof QueueFullError) {
     return new MailError({ category: 'throttled', code: 'QueueFull', messageKey: 'queueFull', hintKey: 'queueFull', params: { queueSize } });
   }
-  // Anything else is our own bug; its text may hold request details, so it is not passed on.
-  return new MailError({ category: 'server', code: 'InternalError', messageKey: 'internal', hintKey: 'internal' });
+  return internalError();
 }

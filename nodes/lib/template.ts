@@ -17,18 +17,27 @@ export function isTemplate(text: string): boolean {
  */
 export function renderTemplate(template: string, msg: object, lookup: ContextLookup | undefined, escapeHtml: boolean): string {
   if (!isTemplate(template)) return template;
-  const view: Record<string, unknown> = lookup ? { ...scopeView(lookup), ...msg } : { ...msg };
+  // msg first, then flow/global/env: a Context chain looks names up without copying msg.
+  const view = new Mustache.Context(msg, lookup ? scopeContext(lookup) : undefined);
   return Mustache.render(template, view, undefined, escapeHtml ? undefined : { escape: NO_ESCAPE });
 }
 
-function scopeView(lookup: ContextLookup): Record<string, unknown> {
-  const scope = (name: 'flow' | 'global' | 'env'): object =>
-    new Proxy(
-      {},
-      {
-        has: (_target, key) => typeof key === 'string' && lookup(name, key) !== undefined,
-        get: (_target, key) => (typeof key === 'string' ? lookup(name, key) : undefined),
-      },
-    );
-  return { flow: scope('flow'), global: scope('global'), env: scope('env') };
+/** Built once per lookup (one per node), not per message. */
+const scopeContexts = new WeakMap<ContextLookup, Mustache.Context>();
+
+function scopeContext(lookup: ContextLookup): Mustache.Context {
+  let context = scopeContexts.get(lookup);
+  if (!context) {
+    const scope = (name: 'flow' | 'global' | 'env'): object =>
+      new Proxy(
+        {},
+        {
+          has: (_target, key) => typeof key === 'string' && lookup(name, key) !== undefined,
+          get: (_target, key) => (typeof key === 'string' ? lookup(name, key) : undefined),
+        },
+      );
+    context = new Mustache.Context({ flow: scope('flow'), global: scope('global'), env: scope('env') });
+    scopeContexts.set(lookup, context);
+  }
+  return context;
 }

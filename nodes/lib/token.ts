@@ -39,18 +39,20 @@ export class TokenProvider {
   private readonly app: ConfidentialClientApplication;
   private readonly network: MsalNetworkClient;
   private readonly scope: string;
+  /** What redaction hides from MSAL's log lines and Entra's error texts. */
+  private readonly secrets: readonly string[];
   private current?: AccessToken;
   private inflight?: Promise<AccessToken>;
 
   constructor(
-    private readonly settings: TokenSettings,
+    settings: TokenSettings,
     http: HttpClient,
     log: LogSink = () => undefined,
     timeoutMs = 30_000,
   ) {
     this.network = new MsalNetworkClient(http.axios, timeoutMs);
     this.scope = graphScope(settings.graphUrl);
-    const secrets = [settings.clientSecret];
+    this.secrets = [settings.clientSecret];
     const authority = `${settings.loginUrl}/${settings.tenantId}`;
     this.app = new ConfidentialClientApplication({
       auth: {
@@ -71,7 +73,7 @@ export class TokenProvider {
           logLevel: LogLevel.Warning,
           loggerCallback: (level, message, containsPii) => {
             if (containsPii) return;
-            log(level === LogLevel.Error ? 'error' : level === LogLevel.Warning ? 'warn' : 'debug', redact(message, secrets));
+            log(level === LogLevel.Error ? 'error' : level === LogLevel.Warning ? 'warn' : 'debug', redact(message, this.secrets));
           },
         },
       },
@@ -117,7 +119,7 @@ export class TokenProvider {
   }
 
   private classify(err: unknown): MailError {
-    const secrets = [this.settings.clientSecret];
+    const { secrets } = this;
     const failure = this.network.lastFailure;
     if (err instanceof ServerError) {
       const aadsts = Number(err.errorNo) || aadstsFrom(err.errorMessage);

@@ -3,25 +3,14 @@ import { once } from 'node:events';
 import { AxiosError } from 'axios';
 import { SANDBOX, startSandbox } from '../../sandbox';
 import type { Sandbox } from '../../sandbox';
-import { clientFor, message, sendMail, tokenFor, tokenRequest } from './helpers';
+import { clientFor, message, sendMail, tokenFor, tokenRequest, useSandboxClient } from './helpers';
 import type { Client } from './helpers';
 
 let sandbox: Sandbox;
 let c: Client;
 let token: string;
-
-beforeAll(async () => {
-  sandbox = await startSandbox();
-  c = clientFor(sandbox);
-  token = await tokenFor(c, sandbox);
-});
-
-afterAll(async () => {
-  c.agent.destroy();
-  await sandbox.close();
-});
-
-beforeEach(() => sandbox.reset());
+const ctx = useSandboxClient({ token: true });
+beforeAll(() => ({ sandbox, c, token } = ctx));
 
 /** axios with validateStatus accepting all still rejects when no answer comes back. */
 async function networkError(p: Promise<unknown>): Promise<AxiosError> {

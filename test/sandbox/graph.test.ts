@@ -1,27 +1,16 @@
 /** The Graph mail stand-in: sendMail, its checks in Graph's order, limits, and the upload path. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
-import { SANDBOX, startSandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox';
 import type { Sandbox } from '../../sandbox';
-import { clientFor, message, recipients, sendMail, tokenFor } from './helpers';
+import { message, recipients, sendMail, tokenFor, useSandboxClient } from './helpers';
 import type { Client } from './helpers';
 
 let sandbox: Sandbox;
 let c: Client;
 let token: string;
-
-beforeAll(async () => {
-  sandbox = await startSandbox();
-  c = clientFor(sandbox);
-  token = await tokenFor(c, sandbox);
-});
-
-afterAll(async () => {
-  c.agent.destroy();
-  await sandbox.close();
-});
-
-beforeEach(() => sandbox.reset());
+const ctx = useSandboxClient({ token: true });
+beforeAll(() => ({ sandbox, c, token } = ctx));
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

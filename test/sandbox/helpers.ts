@@ -3,11 +3,37 @@ import https from 'node:https';
 import axios from 'axios';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import { SANDBOX } from '../../sandbox/config';
-import type { Sandbox } from '../../sandbox';
+import { startSandbox, type Sandbox } from '../../sandbox';
 
 export interface Client {
   http: AxiosInstance;
   agent: https.Agent;
+}
+
+export interface SandboxContext {
+  sandbox: Sandbox;
+  c: Client;
+  /** A Graph token of the main app; empty unless asked for. */
+  token: string;
+}
+
+/**
+ * One sandbox and client per test file, reset before each test. The context's fields are set in
+ * beforeAll; the returned object is filled in place.
+ */
+export function useSandboxClient(options: { token?: boolean } = {}): SandboxContext {
+  const ctx = {} as SandboxContext;
+  beforeAll(async () => {
+    ctx.sandbox = await startSandbox();
+    ctx.c = clientFor(ctx.sandbox);
+    ctx.token = options.token ? await tokenFor(ctx.c, ctx.sandbox) : '';
+  });
+  afterAll(async () => {
+    ctx.c.agent.destroy();
+    await ctx.sandbox.close();
+  });
+  beforeEach(() => ctx.sandbox.reset());
+  return ctx;
 }
 
 /** An axios instance on the sandbox that never throws on a status (tests assert on it). */

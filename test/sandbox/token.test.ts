@@ -3,25 +3,15 @@ import { createPublicKey, verify } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import type { AuthError } from '@azure/msal-node';
-import { SANDBOX, startSandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox';
 import type { Sandbox } from '../../sandbox';
-import { clientFor, decodeHeader, decodePayload, tokenRequest } from './helpers';
+import { decodeHeader, decodePayload, tokenRequest, useSandboxClient } from './helpers';
 import type { Client } from './helpers';
 
 let sandbox: Sandbox;
 let c: Client;
-
-beforeAll(async () => {
-  sandbox = await startSandbox();
-  c = clientFor(sandbox);
-});
-
-afterAll(async () => {
-  c.agent.destroy();
-  await sandbox.close();
-});
-
-beforeEach(() => sandbox.reset());
+const ctx = useSandboxClient();
+beforeAll(() => ({ sandbox, c } = ctx));
 
 describe('token endpoint: success', () => {
   test('issues an RS256 JWT for Graph with roles, aud, tid, appid and a verifiable signature', async () => {

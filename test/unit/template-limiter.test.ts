@@ -14,6 +14,15 @@ describe('renderTemplate', () => {
     const lookup = (scope: string, key: string): unknown => `${scope}:${key}`;
     expect(renderTemplate('{{flow.a}} {{global.b}} {{env.C}}', {}, lookup, false)).toBe('flow:a global:b env:C');
   });
+
+  it('reads context values afresh on every render, and msg wins over them', () => {
+    let value = 'first';
+    const lookup = (): unknown => value;
+    expect(renderTemplate('{{flow.n}}', {}, lookup, false)).toBe('first');
+    value = 'second';
+    expect(renderTemplate('{{flow.n}}', {}, lookup, false)).toBe('second');
+    expect(renderTemplate('{{flow}}', { flow: 'from msg' }, lookup, false)).toBe('from msg');
+  });
 });
 
 describe('ConcurrencyLimiter', () => {
