@@ -7,8 +7,10 @@ import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
 import { MailError, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
+import type { WaitInfo } from './lib/mailer';
+import type { RetryPolicy } from './lib/retry';
 import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
-import { categoryText, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
+import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
 
 /** typedInput properties of the Message tab. */
 const TYPED_PROPS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
@@ -65,7 +67,24 @@ export = function register(RED: NodeAPI): void {
 
     let sentCount = 0;
     let sending = 0;
+    /** Mails waiting on a retry or a throttled mailbox, and the latest wait to show. */
+    let waiting = 0;
+    let lastWait: WaitInfo | undefined;
     const pending = new Set<Promise<void>>();
+    // close: `stopping` fails queued and waiting mail at once; `aborting` ends requests still in
+    // flight when the grace period is over, before Node-RED's own close timeout gives up on us.
+    const stopping = new AbortController();
+    const aborting = new AbortController();
+    const retry: RetryPolicy = { maxAttempts: task.maxAttempts, maxWaitMs: task.maxWaitMs, retryUnknownOutcome: task.retryUnknownOutcome };
+    const onWait = (wait: WaitInfo): void => {
+      waiting++;
+      lastWait = wait;
+      showStatus();
+    };
+    const onResume = (): void => {
+      waiting--;
+      showStatus();
+    };
 
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
@@ -116,7 +135,13 @@ export = function register(RED: NodeAPI): void {
     }
 
     function showStatus(): void {
-      if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: statusText(RED._, 'sending', { count: sending }) });
+      if (waiting > 0 && lastWait) {
+        const seconds = Math.max(1, Math.ceil(lastWait.ms / 1000));
+        const text = lastWait.category === 'throttled'
+          ? statusText(RED._, 'throttled', { seconds })
+          : statusText(RED._, 'retrying', { seconds, code: lastWait.code });
+        node.status({ fill: 'yellow', shape: 'ring', text });
+      } else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: statusText(RED._, 'sending', { count: sending }) });
       else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
     }
 
@@ -157,7 +182,17 @@ export = function register(RED: NodeAPI): void {
         if (err instanceof MailError) runtime.mailer.recordRejected(ref, err);
         throw err;
       }
-      return runtime.mailer.send({ mail, saveToSentItems: task.saveToSentItems, timeoutMs: task.timeoutMs, node: ref });
+      return runtime.mailer.send({
+        mail,
+        saveToSentItems: task.saveToSentItems,
+        timeoutMs: task.timeoutMs,
+        node: ref,
+        retry,
+        signal: stopping.signal,
+        abort: aborting.signal,
+        onWait,
+        onResume,
+      });
     }
 
     node.on('input', (msg, send, done) => {
@@ -167,8 +202,12 @@ export = function register(RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      // Mail already handed to the mailer leaves by its output before the node is gone.
+      // Every mail this node took leaves by an output before the node is gone: queued and waiting
+      // ones as `cancelled` now, those in flight when they finish or the grace period ends.
+      stopping.abort();
+      const grace = setTimeout(() => aborting.abort(), closeGraceMs(RED));
       void Promise.allSettled([...pending]).then(() => {
+        clearTimeout(grace);
         node.status({});
         done();
       });

@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
 import type { MailError } from './lib/errors';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
-import { errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
+import { closeGraceMs, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
@@ -41,7 +41,7 @@ export = function register(RED: NodeAPI): void {
       const runtime = this.runtime;
       this.runtime = undefined;
       if (!runtime) return done();
-      runtime.close().then(done, done);
+      runtime.close(closeGraceMs(RED)).then(done, done);
     });
   }
 

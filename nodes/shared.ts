@@ -39,6 +39,16 @@ export interface MsgError {
 
 type Translate = NodeAPI['_'];
 
+/**
+ * How long requests in flight may run on at close: Node-RED gives up on a node after its
+ * `nodeCloseTimeout` (15 s by default), so ours end a little before that.
+ */
+export function closeGraceMs(RED: NodeAPI): number {
+  const configured = Number((RED.settings as { nodeCloseTimeout?: unknown }).nodeCloseTimeout);
+  const closeTimeout = Number.isFinite(configured) && configured > 0 ? configured : 15_000;
+  return Math.max(500, closeTimeout - 3000);
+}
+
 export function errorText(t: Translate, error: Pick<MailError, 'messageKey' | 'hintKey' | 'params'>): { message: string; hint: string } {
   return {
     message: t(`${EMAIL_TASK_NS}.errors.${error.messageKey}`, error.params),

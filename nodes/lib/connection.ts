@@ -18,11 +18,20 @@ export class ConnectionRuntime {
     this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize });
   }
 
-  /** Stops taking mail, fails queued mail, then closes the sockets once in-flight mail is done. */
-  async close(): Promise<void> {
+  /**
+   * Stops taking mail and fails queued mail; mail in flight may finish within `graceMs`, after
+   * which the sockets are closed under it (its outcome is then reported as unknown).
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.mailer.close();
-    await this.mailer.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.mailer.drain(), graceOver]);
+    clearTimeout(timer);
     this.http.destroy();
+    await this.mailer.drain();
   }
 }
 

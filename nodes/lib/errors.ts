@@ -77,11 +77,24 @@ export class MailError extends Error {
   }
 }
 
+/**
+ * A copy of a failure with some fields changed. Errors are shared (a failed token request reaches
+ * every mail waiting for it), so they are never changed in place.
+ */
+export function amend(error: MailError, changes: Partial<Pick<MailErrorInit, 'category' | 'hintKey' | 'params'>> & { attempts?: number } = {}): MailError {
+  const copy = new MailError({
+    ...error,
+    category: changes.category ?? error.category,
+    hintKey: changes.hintKey ?? error.hintKey,
+    params: { ...error.params, ...changes.params },
+  });
+  copy.attempts = changes.attempts ?? error.attempts;
+  return copy;
+}
+
 /** The same failure with another category and hint, when the context knows the cause better. */
 export function withHint(error: MailError, category: ErrorCategory, hintKey: string): MailError {
-  const copy = new MailError({ ...error, params: error.params, category, hintKey });
-  copy.attempts = error.attempts;
-  return copy;
+  return amend(error, { category, hintKey });
 }
 
 export function validationError(code: string, messageKey: string, params: I18nParams, hintKey = 'fixInput'): MailError {
@@ -122,6 +135,7 @@ export interface EntraErrorDetails {
   description?: string;
   status?: number;
   requestId?: string;
+  retryAfterSeconds?: number;
 }
 
 /** A refusal from the token endpoint (Entra ID). */
@@ -138,6 +152,7 @@ export function entraError(details: EntraErrorDetails, secrets: readonly string[
     aadsts: details.aadsts,
     requestId: details.requestId,
     retryable,
+    retryAfterSeconds: details.retryAfterSeconds,
     detail: details.description ? redact(firstLine(details.description), secrets) : undefined,
   });
 }

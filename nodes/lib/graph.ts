@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { Message } from '@microsoft/microsoft-graph-types';
 import { MailError, graphError, networkError } from './errors';
-import { flatHeaders, transportFailure } from './http';
+import { flatHeaders, retryAfterSeconds, transportFailure } from './http';
+
+export { retryAfterSeconds };
 
 export interface GraphCallResult {
   requestId: string;
@@ -24,8 +26,11 @@ export class GraphClient {
     private readonly secrets: readonly string[],
   ) {}
 
-  /** `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. */
-  async sendMail(sender: string, message: Message, saveToSentItems: boolean, token: string, timeoutMs: number): Promise<GraphCallResult> {
+  /**
+   * `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. `signal` aborts
+   * the request (shutdown after the grace period); the outcome is then unknown.
+   */
+  async sendMail(sender: string, message: Message, saveToSentItems: boolean, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
     const url = `${this.graphUrl}/v1.0/users/${userSegment(sender)}/sendMail`;
     // Graph's default is to save; the field is sent only to turn it off.
     const body = JSON.stringify(saveToSentItems ? { message } : { message, saveToSentItems: false });
@@ -39,10 +44,10 @@ export class GraphClient {
         params: { size: bytes, max: GRAPH_MAX_REQUEST_BYTES },
       });
     }
-    return this.post(url, body, token, timeoutMs);
+    return this.post(url, body, token, timeoutMs, signal);
   }
 
-  private async post(url: string, body: string, token: string, timeoutMs: number): Promise<GraphCallResult> {
+  private async post(url: string, body: string, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
     const clientRequestId = randomUUID();
     let response: AxiosResponse<unknown>;
     try {
@@ -54,6 +59,7 @@ export class GraphClient {
           'return-client-request-id': 'true',
         },
         timeout: timeoutMs,
+        signal,
       });
     } catch (err) {
       throw networkError(transportFailure(err, url), 'graph', clientRequestId);
@@ -79,13 +85,4 @@ export class GraphClient {
 /** The user path segment: encoded, but `@` stays as written (RFC 3986 allows it; Graph's docs use it). */
 export function userSegment(user: string): string {
   return encodeURIComponent(user).replace(/%40/g, '@');
-}
-
-/** Retry-After as seconds: either a number of seconds or an HTTP date. */
-export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
 }

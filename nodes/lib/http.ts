@@ -118,3 +118,12 @@ export class MsalNetworkClient implements INetworkModule {
     return { headers, body: response.data, status: response.status };
   }
 }
+
+/** Retry-After as seconds: either a number of seconds or an HTTP date. */
+export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - now) / 1000));
+}

@@ -33,11 +33,14 @@ export class ConcurrencyLimiter {
     return this.waiting.length;
   }
 
-  /** Runs `task` when a slot is free; rejects at once with QueueFullError when the queue is full. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` when a slot is free; rejects at once with QueueFullError when the queue is full.
+   * When `signal` aborts while the task still waits, it leaves the queue and rejects with `cancelReason()`.
+   */
+  async run<T>(task: () => Promise<T>, signal?: AbortSignal, cancelReason?: () => Error): Promise<T> {
     if (this.active >= this.limit) {
       if (this.waiting.length >= this.queueSize) throw new QueueFullError(this.queueSize);
-      await new Promise<void>((start, cancel) => this.waiting.push({ start, cancel }));
+      await this.wait(signal, cancelReason);
     } else {
       this.active++;
     }
@@ -46,6 +49,31 @@ export class ConcurrencyLimiter {
     } finally {
       this.release();
     }
+  }
+
+  private wait(signal: AbortSignal | undefined, cancelReason: (() => Error) | undefined): Promise<void> {
+    const reason = (): Error => cancelReason?.() ?? new Error('cancelled');
+    if (signal?.aborted) return Promise.reject(reason());
+    return new Promise<void>((start, cancel) => {
+      const onAbort = (): void => {
+        const index = this.waiting.indexOf(waiter);
+        // Still queued: it never held a slot, so only the queue changes.
+        if (index >= 0) this.waiting.splice(index, 1);
+        cancel(reason());
+      };
+      const waiter: Waiter = {
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          start();
+        },
+        cancel: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          cancel(err);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   /** Rejects every queued task with `reason`; running ones finish. */

@@ -1,10 +1,12 @@
 /**
  * One Mailer per connection, shared by every email task that uses it, so Graph's per-mailbox
- * limits hold across the runtime: a FIFO queue, at most 4 requests in flight, usage counters.
+ * limits hold across the runtime: a FIFO queue, at most 4 requests in flight, retries that cannot
+ * duplicate a mail, a mailbox-wide pause after a 429, usage counters.
  */
-import { MailError, internalError, withHint } from './errors';
+import { MailError, amend, internalError, withHint } from './errors';
 import type { GraphClient } from './graph';
 import { ConcurrencyLimiter, QueueFullError } from './limiter';
+import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
@@ -12,11 +14,26 @@ import type { ComposedMail, NodeRef, SendResult } from './types';
 /** Graph: 4 concurrent requests per app and mailbox. */
 export const MAILBOX_CONCURRENCY = 4;
 
+/** What the sender is waiting for, so the node can say so in its status. */
+export interface WaitInfo {
+  ms: number;
+  category: MailError['category'];
+  code: string;
+}
+
 export interface SendJob {
   mail: ComposedMail;
   saveToSentItems: boolean;
   timeoutMs: number;
   node: NodeRef;
+  retry: RetryPolicy;
+  /** Stops the mail while it is queued or waiting to retry (it fails as `cancelled`). */
+  signal?: AbortSignal;
+  /** Aborts a request in flight (end of the close grace period); its outcome is then unknown. */
+  abort?: AbortSignal;
+  /** Called before each wait (retry or mailbox throttle) and when the wait is over. */
+  onWait?: (wait: WaitInfo) => void;
+  onResume?: () => void;
 }
 
 export interface MailerOptions {
@@ -26,27 +43,40 @@ export interface MailerOptions {
   queueSize: number;
 }
 
+/** Per mail: what happened across its tries. */
+interface Tries {
+  attempts: number;
+  waitedMs: number;
+  throttled: boolean;
+}
+
 export class Mailer {
   private readonly usage = new UsageRecorder();
   private readonly limiter: ConcurrencyLimiter;
-  private closed = false;
+  private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** After a 429 with Retry-After, no request to this mailbox starts before this time. */
+  private pausedUntil = 0;
 
   constructor(private readonly options: MailerOptions) {
     this.limiter = new ConcurrencyLimiter(MAILBOX_CONCURRENCY, options.queueSize);
   }
 
   async send(job: SendJob): Promise<SendResult> {
+    const tries: Tries = { attempts: 0, waitedMs: 0, throttled: false };
     try {
-      if (this.closed) throw cancelled();
-      const running = this.limiter.run(() => this.attempt(job));
+      if (this.closing.signal.aborted) throw cancelled();
+      const running = this.limiter.run(() => this.sendWithRetries(job, tries), job.signal, cancelled);
       this.inFlight.add(running);
       const result = await running.finally(() => this.inFlight.delete(running));
+      if (tries.throttled) this.usage.recordThrottled();
+      if (tries.attempts > 1) this.usage.recordRetry();
       this.usage.recordSent(new Date(result.sentAt));
       return result;
     } catch (err) {
-      const error = asMailError(err, this.options.queueSize);
-      if (error.category === 'throttled') this.usage.recordThrottled();
+      const error = asMailError(err, this.options.queueSize, tries.attempts);
+      if (tries.throttled || error.category === 'throttled') this.usage.recordThrottled();
+      if (tries.attempts > 1) this.usage.recordRetry();
       this.usage.recordFailure(job.node, error);
       throw error;
     }
@@ -62,9 +92,9 @@ export class Mailer {
     return this.usage.snapshot(this.options.tokens.tokenRequests);
   }
 
-  /** No new mail; queued mail fails with `cancelled`; mail in flight finishes (it has its timeout). */
+  /** No new mail; queued and waiting mail fails with `cancelled`; mail in flight finishes (it has its timeout). */
   close(): void {
-    this.closed = true;
+    this.closing.abort();
     this.limiter.cancelQueued(cancelled());
   }
 
@@ -73,12 +103,56 @@ export class Mailer {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async attempt(job: SendJob): Promise<SendResult> {
-    if (this.closed) throw cancelled();
+  private async sendWithRetries(job: SendJob, tries: Tries): Promise<SendResult> {
+    const signals = [job.signal, this.closing.signal];
+    for (;;) {
+      await this.waitForMailbox(job, tries, signals);
+      if (signals.some((s) => s?.aborted)) throw cancelled();
+      tries.attempts++;
+      let error: MailError;
+      try {
+        return await this.attempt(job, tries.attempts);
+      } catch (err) {
+        error = asMailError(err, this.options.queueSize, tries.attempts);
+      }
+      if (error.category === 'throttled') tries.throttled = true;
+      if (error.status === 429 && error.retryAfterSeconds !== undefined && error.graphCode !== undefined) {
+        // Graph throttles the mailbox, not the mail: hold every request for it, not just this one.
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterSeconds * 1000);
+      }
+      const decision = decideRetry(error, tries.attempts, tries.waitedMs, job.retry);
+      if (!decision.retry) throw finalError(error, decision.reason, tries, job.retry);
+      // A mail stopped by a redeploy was not sent (the failed try said so): report it as cancelled.
+      if (signals.some((s) => s?.aborted)) throw cancelled(tries.attempts);
+      job.onWait?.({ ms: decision.delayMs, category: error.category, code: error.code });
+      try {
+        await sleep(decision.delayMs, signals, () => cancelled(tries.attempts));
+      } finally {
+        job.onResume?.();
+      }
+      tries.waitedMs += decision.delayMs;
+    }
+  }
+
+  /** Waits out a mailbox-wide pause (429 with Retry-After), within the mail's wait budget. */
+  private async waitForMailbox(job: SendJob, tries: Tries, signals: ReadonlyArray<AbortSignal | undefined>): Promise<void> {
+    const pause = Math.min(this.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
+    if (pause <= 0) return;
+    tries.throttled = true;
+    job.onWait?.({ ms: pause, category: 'throttled', code: 'MailboxThrottled' });
+    try {
+      await sleep(pause, signals, () => cancelled(tries.attempts));
+    } finally {
+      job.onResume?.();
+    }
+    tries.waitedMs += pause;
+  }
+
+  private async attempt(job: SendJob, attempts: number): Promise<SendResult> {
     const token = await this.options.tokens.getToken();
     let ids: { requestId: string; clientRequestId: string };
     try {
-      ids = await this.options.graph.sendMail(this.options.sender, job.mail.message, job.saveToSentItems, token.token, job.timeoutMs);
+      ids = await this.options.graph.sendMail(this.options.sender, job.mail.message, job.saveToSentItems, token.token, job.timeoutMs, job.abort);
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
@@ -99,20 +173,36 @@ export class Mailer {
       path: 'sendMail',
       requestId,
       clientRequestId,
-      attempts: 1,
+      attempts,
       sentAt: new Date().toISOString(),
     };
   }
 }
 
-function cancelled(): MailError {
-  return new MailError({ category: 'cancelled', code: 'Cancelled', messageKey: 'cancelled', hintKey: 'cancelled' });
+/** The error a mail finally fails with: says why retrying stopped when it did retry or could have. */
+function finalError(error: MailError, reason: 'notRetryable' | 'attempts' | 'budget', tries: Tries, policy: RetryPolicy): MailError {
+  // "Not sent" hints would be wrong for a mail that may have arrived: that hint stays.
+  if (reason === 'notRetryable' || error.category === 'unknown-outcome') return error;
+  if (reason === 'attempts' && tries.attempts === 1) return error;
+  const params = { attempts: tries.attempts, waited: Math.round(tries.waitedMs / 1000), maxWait: Math.round(policy.maxWaitMs / 1000) };
+  return amend(error, { hintKey: reason === 'budget' ? 'waitBudgetExceeded' : 'retriesExhausted', params });
 }
 
-function asMailError(err: unknown, queueSize: number): MailError {
-  if (err instanceof MailError) return err;
+function cancelled(attempts = 0): MailError {
+  const error = new MailError({ category: 'cancelled', code: 'Cancelled', messageKey: 'cancelled', hintKey: 'cancelled' });
+  error.attempts = attempts;
+  return error;
+}
+
+/** Any failure as this mail's own MailError copy with its count of tries. */
+function asMailError(err: unknown, queueSize: number, attempts: number): MailError {
+  if (err instanceof MailError) return err.attempts === attempts ? err : amend(err, { attempts });
   if (err instanceof QueueFullError) {
-    return new MailError({ category: 'throttled', code: 'QueueFull', messageKey: 'queueFull', hintKey: 'queueFull', params: { queueSize } });
+    const error = new MailError({ category: 'throttled', code: 'QueueFull', messageKey: 'queueFull', hintKey: 'queueFull', params: { queueSize } });
+    error.attempts = 0;
+    return error;
   }
-  return internalError();
+  const error = internalError();
+  error.attempts = attempts;
+  return error;
 }

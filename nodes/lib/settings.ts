@@ -163,11 +163,18 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     importance,
     // Older flows and hand-written JSON may carry "false" as a string.
     saveToSentItems: config.saveToSentItems !== false && config.saveToSentItems !== 'false',
-    maxAttempts: positive(config.maxAttempts, 5),
-    maxWaitMs: positive(config.maxWait, 300) * 1000,
+    maxAttempts: Math.floor(positive(config.maxAttempts, 5)),
+    maxWaitMs: atLeastZero(config.maxWait, 300) * 1000,
     timeoutMs: positive(config.timeout, 30) * 1000,
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
   };
+}
+
+/** 0 is a real choice for a budget ("never wait"); only missing or nonsense values fall back. */
+function atLeastZero(value: unknown, fallback: number): number {
+  if (value === '' || value === undefined || value === null) return fallback;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
 function positive(value: unknown, fallback: number): number {

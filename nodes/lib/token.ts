@@ -12,7 +12,7 @@ import {
   type AuthenticationResult,
 } from '@azure/msal-node';
 import { MailError, aadstsFrom, entraError, networkError, redact } from './errors';
-import { MsalNetworkClient, type HttpClient } from './http';
+import { MsalNetworkClient, retryAfterSeconds, type HttpClient } from './http';
 import { graphScope } from './clouds';
 
 export interface TokenSettings {
@@ -134,6 +134,7 @@ export class TokenProvider {
           error: body.error,
           description: body.error_description,
           status: failure.status,
+          retryAfterSeconds: retryAfterSeconds(failure.retryAfter),
         },
         secrets,
       );

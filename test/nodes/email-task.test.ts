@@ -213,7 +213,8 @@ describe('email task: failures explained', () => {
   });
 
   it('a connection refused → network, retryable; a reset after acceptance → unknown-outcome', async () => {
-    const { failed } = await failOnce({}, { loginUrl: 'https://127.0.0.1:1', graphUrl: 'https://127.0.0.1:1' });
+    // One attempt: retries have their own tests (fault-matrix.test.ts).
+    const { failed } = await failOnce({ maxAttempts: 1 }, { loginUrl: 'https://127.0.0.1:1', graphUrl: 'https://127.0.0.1:1' });
     expect(failed.error).toMatchObject({ category: 'network', code: 'ECONNREFUSED', retryable: true });
     await helper.unload();
     sandbox.addFault({ target: 'sendMail', action: 'reset-after' });
@@ -225,7 +226,8 @@ describe('email task: failures explained', () => {
 
 describe('usage data and secrecy', () => {
   it('GET /office365-mail/usage reports sent, failures by category with hints, and token requests', async () => {
-    await loadMailFlow(mailFlow(sandbox));
+    // Max wait 0: a 429 fails at once instead of waiting out its Retry-After.
+    await loadMailFlow(mailFlow(sandbox, { maxWait: 0 }));
     const out = watchOutputs();
     send({ to: 'ada@example.com', topic: 'ok', payload: 'x' });
     send({ topic: 'no recipient', payload: 'x' });
