@@ -2,6 +2,7 @@
  * Worker node `email-task`: per message it evaluates its typedInputs, composes the mail and hands
  * it to its connection's Mailer; it reports by output 1 (sent) or output 2 (failed), status and done().
  */
+import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
 import { MailError, internalError, validationError } from './lib/errors';
@@ -75,6 +76,8 @@ export = function register(RED: NodeAPI): void {
     // flight when the grace period is over, before Node-RED's own close timeout gives up on us.
     const stopping = new AbortController();
     const aborting = new AbortController();
+    // Every queued or in-flight mail listens on these: a thousand listeners is the design, not a leak.
+    setMaxListeners(0, stopping.signal, aborting.signal);
     const retry: RetryPolicy = { maxAttempts: task.maxAttempts, maxWaitMs: task.maxWaitMs, retryUnknownOutcome: task.retryUnknownOutcome };
     const onWait = (wait: WaitInfo): void => {
       waiting++;

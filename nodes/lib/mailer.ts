@@ -3,6 +3,7 @@
  * limits hold across the runtime: a FIFO queue, at most 4 requests in flight, retries that cannot
  * duplicate a mail, a mailbox-wide pause after a 429, usage counters.
  */
+import { setMaxListeners } from 'node:events';
 import { MailError, amend, internalError, withHint } from './errors';
 import type { GraphClient } from './graph';
 import { ConcurrencyLimiter, QueueFullError } from './limiter';
@@ -59,6 +60,8 @@ export class Mailer {
   private pausedUntil = 0;
 
   constructor(private readonly options: MailerOptions) {
+    // Each mail waiting on a retry listens here; many at once is expected.
+    setMaxListeners(0, this.closing.signal);
     this.limiter = new ConcurrencyLimiter(MAILBOX_CONCURRENCY, options.queueSize);
   }
 
