@@ -136,6 +136,9 @@ function tunnelError(message: string, code: string, cause?: unknown): Error {
  * reuses it exactly as it does a direct one (one tunnel for many requests).
  */
 class TunnellingAgent extends https.Agent {
+  /** CONNECT requests still waiting for the proxy, ended by destroy(). */
+  private readonly pending = new Set<http.ClientRequest>();
+
   constructor(
     private readonly route: ProxyRoute,
     options: https.AgentOptions,
@@ -166,6 +169,12 @@ class TunnellingAgent extends https.Agent {
     return undefined;
   }
 
+  override destroy(): void {
+    for (const request of this.pending) request.destroy();
+    this.pending.clear();
+    super.destroy();
+  }
+
   private openTunnel(proxy: URL, host: string, port: number): Promise<net.Socket> {
     if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
       return Promise.reject(tunnelError('proxy URL is not http or https', 'EPROXYURL'));
@@ -190,9 +199,14 @@ class TunnellingAgent extends https.Agent {
         ? { servername: net.isIP(proxyHost) ? undefined : proxyHost, ALPNProtocols: ['http/1.1'], ...(this.secureContext ? { secureContext: this.secureContext } : {}) }
         : {}),
     });
+    this.pending.add(request);
     return new Promise((resolve, reject) => {
       request.once('connect', (response: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+        this.pending.delete(request);
         request.removeAllListeners();
+        request.on('error', () => undefined);
+        // The CONNECT's own timeout must not linger on the tunnel: the agent times idle sockets.
+        socket.setTimeout(0);
         if (response.statusCode !== 200) {
           socket.destroy();
           // 407: credentials missing or wrong; 403/502/503: the proxy would not or could not connect.
@@ -204,7 +218,9 @@ class TunnellingAgent extends https.Agent {
       });
       request.once('timeout', () => request.destroy(tunnelError('proxy did not answer CONNECT', 'ETIMEDOUT')));
       request.once('error', (err: NodeJS.ErrnoException) => {
+        this.pending.delete(request);
         request.removeAllListeners();
+        request.on('error', () => undefined);
         reject(tunnelError('proxy unreachable', err.code ?? 'ENETWORK', err));
       });
       request.end();

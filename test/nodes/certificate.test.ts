@@ -3,7 +3,8 @@
  * (signature against the registered certificate, aud, exp/nbf with Entra's 5 minute skew,
  * x5t#S256, and x5c on an app that requires it).
  */
-import { createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { ConfidentialClientApplication, type AuthError } from '@azure/msal-node';
 import { startSandbox, defaultDirectory, type Sandbox, type SandboxDirectory } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { ensureCa, ensureClientCertificate, issueCertificate, type IssuedCertificate } from '../../sandbox/ca';
@@ -210,8 +211,7 @@ describe('Test connection with a certificate', () => {
   it("uses the deployed node's stored certificate and key when the editor sends none", async () => {
     await load({ certificate: next.certPem, certificatePrivateKey: next.keyPem });
     const res = await test(fields({ id: 'c1', certificate: '__PWRD__', certificatePrivateKey: '__PWRD__' }));
-    expect(res.body).toMatchObject({ ok: true, certificateThumbprint: next.certPem ? expect.stringMatching(/^[0-9A-F]{64}$/) : null });
-    expect(res.body.certificateThumbprint).not.toBe(current.thumbprintSha256.toUpperCase());
+    expect(res.body).toMatchObject({ ok: true, certificateThumbprint: new X509Certificate(next.certPem).fingerprint256.replace(/:/g, '') });
   });
 
   it('names a mismatched key as a validation problem without a request', async () => {
@@ -221,5 +221,23 @@ describe('Test connection with a certificate', () => {
     expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: [expect.stringContaining('deploy.keyMismatch')] } });
     expect(sandbox.stats().tokenRequests).toBe(0);
     expectNoLeaks([res.body]);
+  });
+});
+
+describe('the sandbox judges the assertion', () => {
+  it('refuses x5c that is not the signing certificate (700027), accepts the right one', async () => {
+    const attempt = (x5c: string) =>
+      new ConfidentialClientApplication({
+        auth: {
+          clientId: SANDBOX.certificateApplicationId,
+          authority: `${sandbox.url}/${SANDBOX.tenantId}`,
+          knownAuthorities: [`127.0.0.1:${sandbox.port}`],
+          clientCertificate: { thumbprintSha256: current.thumbprintSha256, privateKey: current.keyPem, x5c },
+        },
+      }).acquireTokenByClientCredential({ scopes: [`${sandbox.url}/.default`] });
+    const err = (await attempt(next.certPem).catch((e: unknown) => e)) as AuthError;
+    expect(err.errorMessage).toContain('AADSTS700027');
+    expect(err.errorMessage).toContain('x5c');
+    expect((await attempt(current.certPem))?.accessToken).toBeTruthy();
   });
 });
