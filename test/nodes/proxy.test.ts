@@ -8,6 +8,7 @@ import { SANDBOX } from '../../sandbox/config';
 import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs } from '../support/node-red';
 import { findLeaks } from '../support/leaks';
 import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy';
+import { ensureCa, issueServerCert } from '../../sandbox/ca';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
@@ -74,6 +75,18 @@ describe('proxy from the environment', () => {
     expect(sandbox.stats().tlsConnections).toBe(proxy.tunnels().length);
   });
 
+  it('a burst of 20 mails shares at most 4 tunnels (the per-mailbox concurrency), not one per mail', async () => {
+    process.env.HTTPS_PROXY = proxy.url;
+    await load();
+    const out = watchOutputs();
+    for (let i = 0; i < 20; i++) send({ to: 'ada@example.com', topic: `burst ${i}`, payload: 'x' });
+    await out.settled(20);
+    expect(out.sent).toHaveLength(20);
+    expect(proxy.tunnels().length).toBeGreaterThanOrEqual(1);
+    expect(proxy.tunnels().length).toBeLessThanOrEqual(4);
+    expect(sandbox.stats().tlsConnections).toBe(proxy.tunnels().length);
+  });
+
   it('https_proxy (lower case) works too', async () => {
     process.env.https_proxy = proxy.url;
     await load();
@@ -112,6 +125,19 @@ describe("the connection's own proxy", () => {
     expect(proxy.tunnels().map((t) => t.target)).toEqual([sandboxTarget()]);
     expect(guarded.connects).toEqual([]);
     expect(sandbox.stats().tlsConnections).toBe(1);
+  });
+
+  it('may itself be reached over TLS (an https:// proxy URL)', async () => {
+    const leaf = issueServerCert(ensureCa());
+    const tlsProxy = await startConnectProxy({ tls: { key: leaf.keyPem, cert: leaf.certPem } });
+    try {
+      await load({ proxyUrl: tlsProxy.url });
+      expect((await sendInTurn(2)).sent).toHaveLength(2);
+      expect(tlsProxy.tunnels().map((t) => t.target)).toEqual([sandboxTarget()]);
+    } finally {
+      await helper.unload();
+      await tlsProxy.close();
+    }
   });
 
   it('sends the user from the URL and the proxyPassword credential as Basic auth; never leaks it', async () => {

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -18,7 +19,7 @@ export interface ConnectRecord {
 }
 
 export interface ConnectProxy {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with the tls option) */
   readonly url: string;
   readonly port: number;
   /** Every CONNECT in order. */
@@ -33,6 +34,8 @@ export interface ConnectProxy {
 export interface ConnectProxyOptions {
   /** When set, CONNECT without these Basic credentials is answered 407. */
   credentials?: { user: string; password: string };
+  /** Serve the proxy itself over TLS (an `https://` proxy URL) with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 export async function startConnectProxy(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
@@ -41,10 +44,9 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
   const sockets = new Set<net.Socket>();
   const expected = options.credentials ? `Basic ${Buffer.from(`${options.credentials.user}:${options.credentials.password}`).toString('base64')}` : undefined;
 
-  const server = http.createServer((_req, res) => {
-    // Plain-HTTP forwarding is not what our nodes use: only CONNECT is served.
-    res.writeHead(405, { allow: 'CONNECT' }).end();
-  });
+  // Plain-HTTP forwarding is not what our nodes use: only CONNECT is served.
+  const refuse = (_req: http.IncomingMessage, res: http.ServerResponse): void => void res.writeHead(405, { allow: 'CONNECT' }).end();
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, refuse) : http.createServer(refuse);
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -99,7 +101,7 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     connects,
     tunnels: () => connects.filter((c) => c.status === 200),
