@@ -104,6 +104,16 @@ describe('certificate sign-in', () => {
     expectNoLeaks(all);
   });
 
+  it('no output, status, log line or usage data holds key material or the passphrase', async () => {
+    const passphrase = 'correct-horse-battery';
+    const encrypted = createPrivateKey(current.keyPem).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
+    await load({ certificate: current.certPem, certificatePrivateKey: encrypted, certificatePassphrase: passphrase });
+    const { all } = await sendOne();
+    const usage = await helper.request().get('/office365-mail/usage');
+    expect(usage.status).toBe(200);
+    expectNoLeaks([...all, usage.body], passphrase, encrypted);
+  });
+
   it('reads certificate and key from ${NAME} environment references, PEM line breaks lost or not', async () => {
     process.env.O365_TEST_CERT = current.certPem;
     process.env.O365_TEST_KEY = current.keyPem.replace(/\n/g, '');
