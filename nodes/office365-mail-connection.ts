@@ -12,6 +12,18 @@ import { closeGraceMs, errorText, problemText, type ConnectionCredentials, type 
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
+/** Every credential of the connection; all are `password` type, so the editor only learns has_<name>. */
+interface AllCredentials extends ConnectionCredentials {
+  certificate?: string;
+  certificatePrivateKey?: string;
+  certificatePassphrase?: string;
+  proxyPassword?: string;
+}
+const CREDENTIAL_NAMES = ['clientSecret', 'certificate', 'certificatePrivateKey', 'certificatePassphrase', 'proxyPassword'] as const;
+
+/** Plain properties the Test connection endpoint reads from the editor's unsaved values. */
+const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle'] as const;
+
 /** The editor sends this instead of a password it did not change. */
 const UNCHANGED_PASSWORD = '__PWRD__';
 
@@ -45,8 +57,14 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<ConnectionNode, ConnectionDef, unknown, ConnectionCredentials>('office365-mail-connection', ConnectionNodeConstructor, {
-    credentials: { clientSecret: { type: 'password' } },
+  RED.nodes.registerType<ConnectionNode, ConnectionDef, unknown, AllCredentials>('office365-mail-connection', ConnectionNodeConstructor, {
+    credentials: {
+      clientSecret: { type: 'password' },
+      certificate: { type: 'password' },
+      certificatePrivateKey: { type: 'password' },
+      certificatePassphrase: { type: 'password' },
+      proxyPassword: { type: 'password' },
+    },
   });
 
   RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
@@ -70,21 +88,21 @@ export = function register(RED: NodeAPI): void {
     '/office365-mail/connections/test',
     RED.auth.needsPermission('office365-mail-connection.write'),
     (req: Request, res: Response) => {
-      const body = (req.body ?? {}) as RawConnectionConfig & { id?: unknown; clientSecret?: unknown };
-      let clientSecret = typeof body.clientSecret === 'string' ? body.clientSecret : '';
-      if ((!clientSecret || clientSecret === UNCHANGED_PASSWORD) && typeof body.id === 'string') {
-        // The editor never holds the stored secret: use the deployed node's credential.
-        const stored = RED.nodes.getCredentials(body.id) as ConnectionCredentials | undefined;
-        clientSecret = stored?.clientSecret ?? '';
+      const body = (req.body ?? {}) as RawConnectionConfig & Record<(typeof CREDENTIAL_NAMES)[number] | 'id', unknown>;
+      // The editor never holds stored credentials: a credential it sends empty or unchanged is
+      // taken from the deployed node, as Node-RED itself does on deploy.
+      const stored = typeof body.id === 'string' ? (RED.nodes.getCredentials(body.id) as AllCredentials | undefined) : undefined;
+      const credentials: AllCredentials = {};
+      for (const name of CREDENTIAL_NAMES) {
+        const sent = typeof body[name] === 'string' ? body[name] : '';
+        credentials[name] = sent && sent !== UNCHANGED_PASSWORD ? sent : (stored?.[name] ?? '');
       }
       // Unsaved values are not substituted by Node-RED yet: resolve `${NAME}` here as it would.
       const substitute = (value: unknown): unknown =>
         typeof value === 'string' ? value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => process.env[name] ?? m) : value;
       const raw: RawConnectionConfig = {};
-      for (const field of ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl'] as const) {
-        raw[field] = substitute(body[field]);
-      }
-      const { settings, problems } = readConnectionSettings(raw, { clientSecret }, (name) => process.env[name] || undefined);
+      for (const field of TEST_FIELDS) raw[field] = substitute(body[field]);
+      const { settings, problems } = readConnectionSettings(raw, credentials, (name) => process.env[name] || undefined);
       if (!settings) {
         res.status(400).json({ ok: false, error: { category: 'validation', problems: problems.map((p) => problemText(RED._, p)) } });
         return;

@@ -49,10 +49,11 @@ export function closeGraceMs(RED: NodeAPI): number {
   return Math.max(500, closeTimeout - 3000);
 }
 
-export function errorText(t: Translate, error: Pick<MailError, 'messageKey' | 'hintKey' | 'params'>): { message: string; hint: string } {
+export function errorText(t: Translate, error: Pick<MailError, 'messageKey' | 'hintKey' | 'noteKey' | 'params'>): { message: string; hint: string } {
+  const hint = t(`${EMAIL_TASK_NS}.hints.${error.hintKey}`, error.params);
   return {
     message: t(`${EMAIL_TASK_NS}.errors.${error.messageKey}`, error.params),
-    hint: t(`${EMAIL_TASK_NS}.hints.${error.hintKey}`, error.params),
+    hint: error.noteKey ? `${hint} ${t(`${EMAIL_TASK_NS}.hints.${error.noteKey}`, error.params)}` : hint,
   };
 }
 

@@ -57,6 +57,11 @@ export interface SandboxApp {
    * app with SANDBOX.certificateApplicationId, startSandbox registers the sandbox client certificate.
    */
   certificates?: string[];
+  /**
+   * Like an app set up for subject name + issuer (SNI) sign-in: the client assertion must carry
+   * the certificate itself in `x5c`, else 700027.
+   */
+  requireX5c?: boolean;
   /** Application permissions with admin consent. Undefined or empty: the token has no roles claim. */
   roles?: string[];
   /** Mailboxes (addresses or ids) this app is scoped away from by Exchange RBAC for Applications. */
@@ -77,6 +82,11 @@ export interface SandboxTenant {
   /** Verified domains; the first is the tenant's default (`*.onmicrosoft.com`). */
   domains: string[];
   displayName?: string;
+  /**
+   * Seconds the tenant's clock is ahead of this machine's (negative: behind) when it judges client
+   * assertions: a client with a skewed clock, for AADSTS700024.
+   */
+  clockOffsetSeconds?: number;
   apps: SandboxApp[];
   mailboxes: SandboxMailbox[];
 }

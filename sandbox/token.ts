@@ -274,6 +274,16 @@ export class EntraEndpoints {
     if (!verifyJwtSignature(parts, cert.publicKey)) {
       return invalidClient(700027, 'Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]');
     }
+    // x5c, when sent, must start with the certificate the thumbprint names (the signing one).
+    const x5c = parts.header.x5c;
+    if (x5c !== undefined) {
+      const first = Array.isArray(x5c) && typeof x5c[0] === 'string' ? x5c[0] : undefined;
+      if (!first || !Buffer.from(first, 'base64').equals(cert.raw)) {
+        return invalidClient(700027, 'Client assertion failed signature validation. [Reason - The certificate in x5c does not match the key identifier.]');
+      }
+    } else if (app.requireX5c) {
+      return invalidClient(700027, `Client assertion failed signature validation. [Reason - The assertion has no x5c claim, which app '${app.applicationId}' requires for subject name and issuer authentication.]`);
+    }
     const p = parts.payload;
     const lower = clientId.toLowerCase();
     if (String(p.iss).toLowerCase() !== lower || String(p.sub).toLowerCase() !== lower) {
@@ -284,7 +294,7 @@ export class EntraEndpoints {
     if (typeof p.aud !== 'string' || !audiences.includes(p.aud.toLowerCase())) {
       return invalidClient(700027, `Client assertion failed signature validation. [Reason - The audience '${String(p.aud)}' is not the token endpoint.]`);
     }
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(Date.now() / 1000) + (tenant.clockOffsetSeconds ?? 0);
     const exp = typeof p.exp === 'number' ? p.exp : 0;
     const nbf = typeof p.nbf === 'number' ? p.nbf : 0;
     if (exp + ASSERTION_SKEW_SECONDS < now || nbf - ASSERTION_SKEW_SECONDS > now) {

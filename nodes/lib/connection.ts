@@ -3,6 +3,7 @@ import { MailError } from './errors';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
+import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
 
@@ -12,9 +13,9 @@ export class ConnectionRuntime {
   private readonly http: HttpClient;
 
   constructor(readonly settings: ConnectionSettings, log?: LogSink) {
-    this.http = createHttpClient();
+    this.http = createHttpClient(settings);
     this.tokens = new TokenProvider(settings, this.http, log);
-    const graph = new GraphClient(this.http.axios, settings.graphUrl, [settings.clientSecret]);
+    const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
     this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize });
   }
 
@@ -40,15 +41,31 @@ export interface ConnectionTestResult {
   roles: string[];
   hasMailSend: boolean;
   expiresOn: string;
+  authMethod: 'secret' | 'certificate';
+  /** `host:port` of the proxy the token request went through; null when it went direct. */
+  proxy: string | null;
+  /** With authMethod `certificate`: the thumbprint Entra must list, and when the certificate expires. */
+  certificateThumbprint: string | null;
+  certificateExpiresOn: string | null;
 }
 
 /** Test connection: a fresh token (no cache) with its roles, or the classified failure. */
 export async function testConnection(settings: ConnectionSettings): Promise<ConnectionTestResult> {
-  const http = createHttpClient();
+  const http = createHttpClient(settings);
   try {
     const token = await new TokenProvider(settings, http).getToken(true);
     const roles = token.roles ?? [];
-    return { ok: true, roles, hasMailSend: roles.includes('Mail.Send'), expiresOn: token.expiresOn.toISOString() };
+    const certificate = settings.clientCertificate;
+    return {
+      ok: true,
+      roles,
+      hasMailSend: roles.includes('Mail.Send'),
+      expiresOn: token.expiresOn.toISOString(),
+      authMethod: certificate ? 'certificate' : 'secret',
+      proxy: http.proxyFor?.(`${settings.loginUrl}/${settings.tenantId}/oauth2/v2.0/token`) ?? null,
+      certificateThumbprint: certificate?.thumbprintSha256 ?? null,
+      certificateExpiresOn: certificate?.notAfter.toISOString() ?? null,
+    };
   } catch (err) {
     if (err instanceof MailError) throw err;
     throw new MailError({ category: 'auth', code: 'token_error', messageKey: 'tokenFailed', hintKey: 'authOther' });

@@ -28,6 +28,8 @@ export interface MailErrorInit {
   messageKey: string;
   /** key under `hints.` */
   hintKey: string;
+  /** key under `hints.` for a sentence added after the hint (why retrying stopped). */
+  noteKey?: string;
   params?: I18nParams;
   status?: number;
   graphCode?: string;
@@ -46,6 +48,7 @@ export class MailError extends Error {
   readonly code: string;
   readonly messageKey: string;
   readonly hintKey: string;
+  readonly noteKey?: string;
   readonly params: I18nParams;
   readonly status?: number;
   readonly graphCode?: string;
@@ -65,6 +68,7 @@ export class MailError extends Error {
     this.code = init.code;
     this.messageKey = init.messageKey;
     this.hintKey = init.hintKey;
+    this.noteKey = init.noteKey;
     this.params = { code: init.code, detail: init.detail ?? '', ...init.params };
     this.status = init.status;
     this.graphCode = init.graphCode;
@@ -81,11 +85,12 @@ export class MailError extends Error {
  * A copy of a failure with some fields changed. Errors are shared (a failed token request reaches
  * every mail waiting for it), so they are never changed in place.
  */
-export function amend(error: MailError, changes: Partial<Pick<MailErrorInit, 'category' | 'hintKey' | 'params'>> & { attempts?: number } = {}): MailError {
+export function amend(error: MailError, changes: Partial<Pick<MailErrorInit, 'category' | 'hintKey' | 'noteKey' | 'params'>> & { attempts?: number } = {}): MailError {
   const copy = new MailError({
     ...error,
     category: changes.category ?? error.category,
     hintKey: changes.hintKey ?? error.hintKey,
+    noteKey: changes.noteKey ?? error.noteKey,
     params: { ...error.params, ...changes.params },
   });
   copy.attempts = changes.attempts ?? error.attempts;

@@ -1,29 +1,51 @@
 /**
  * One axios instance per connection, with a keep-alive agent shared by Graph calls and by MSAL
  * (through MsalNetworkClient), so every request of a connection reuses the same few TLS sockets.
+ * The agent also carries the connection's network setup: an outbound proxy (the connection's own,
+ * or HTTPS_PROXY / NO_PROXY as Node-RED's http request node reads them) and extra trusted CAs.
  */
+import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import net from 'node:net';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import { getProxyForUrl } from 'proxy-from-env';
 import { isNotSentCode, type NetworkFailure } from './errors';
 
 export interface HttpClient {
   readonly axios: AxiosInstance;
+  /** `host:port` of the proxy a request to `url` goes through, or undefined when it goes direct. */
+  proxyFor?(url: string): string | undefined;
   /** Ends every socket; the client is not used afterwards. */
   destroy(): void;
 }
 
-export function createHttpClient(): HttpClient {
-  const agent = new https.Agent({
-    keepAlive: true,
-    // Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one.
-    timeout: 30_000,
-  });
+/** A connection's network settings (see ConnectionSettings). */
+export interface NetworkOptions {
+  /** `http(s)://[user@]host:port`; wins over the environment. */
+  proxyUrl?: string;
+  proxyPassword?: string;
+  /** PEM certificates trusted in addition to Node's own roots. */
+  caBundle?: readonly string[];
+}
+
+/** Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one. */
+const IDLE_TIMEOUT_MS = 30_000;
+
+export function createHttpClient(network: NetworkOptions = {}): HttpClient {
+  const secureContext = network.caBundle?.length ? trustContext(network.caBundle) : undefined;
+  const route = proxyRoute(network);
+  const options: https.AgentOptions = { keepAlive: true, timeout: IDLE_TIMEOUT_MS, ...(secureContext ? { secureContext } : {}) };
+  // No proxy anywhere: Node's own agent, nothing in the path.
+  const agent = route ? new TunnellingAgent(route, options, secureContext) : new https.Agent(options);
   const instance = axios.create({
     httpsAgent: agent,
     // Graph answers sendMail with 202 and never redirects: skipping follow-redirects saves CPU.
     maxRedirects: 0,
-    // Proxies come with their own option later; axios' env handling would break CONNECT for https.
+    // Proxies are handled by the agent; axios' own env handling would break CONNECT for https.
     proxy: false,
     // Every status is an answer to classify, not an exception.
     validateStatus: () => true,
@@ -33,8 +55,177 @@ export function createHttpClient(): HttpClient {
   });
   return {
     axios: instance,
+    proxyFor: (url) => {
+      if (!route) return undefined;
+      try {
+        const target = new URL(url);
+        return route(target.hostname, Number(target.port) || 443)?.host;
+      } catch {
+        return undefined;
+      }
+    },
     destroy: () => agent.destroy(),
   };
+}
+
+/** Which proxy (with its credentials) a connection to host:port uses; undefined: direct. */
+type ProxyRoute = (host: string, port: number) => URL | undefined;
+
+const ENV_PROXY_NAMES = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'];
+
+/**
+ * The connection's proxy wins over the environment (NO_PROXY included); otherwise the environment
+ * decides per host with proxy-from-env, the rules Node-RED's own http request node follows.
+ * Undefined when no proxy is configured at all.
+ */
+function proxyRoute(network: NetworkOptions): ProxyRoute | undefined {
+  if (network.proxyUrl) {
+    const proxy = new URL(network.proxyUrl);
+    if (network.proxyPassword) proxy.password = encodeURIComponent(network.proxyPassword);
+    return () => proxy;
+  }
+  if (!ENV_PROXY_NAMES.some((name) => process.env[name])) return undefined;
+  return (host, port) => {
+    const found = getProxyForUrl(`https://${net.isIPv6(host) ? `[${host}]` : host}:${port}`);
+    if (!found) return undefined;
+    try {
+      return new URL(found);
+    } catch {
+      // An unusable proxy setting must not turn into a silent direct connection.
+      return new URL('invalid://proxy');
+    }
+  };
+}
+
+/**
+ * Node's default trust (its bundled roots plus NODE_EXTRA_CA_CERTS) with the bundle added. Node
+ * reads NODE_EXTRA_CA_CERTS only at start-up; a bundle here works without a restart.
+ */
+export function trustedCertificates(caBundle: readonly string[]): string[] {
+  const getDefaults = (tls as { getCACertificates?: (type: 'default') => string[] }).getCACertificates;
+  const defaults = getDefaults ? getDefaults('default') : [...tls.rootCertificates, ...extraCertificatesFromEnv()];
+  return [...defaults, ...caBundle];
+}
+
+/** What NODE_EXTRA_CA_CERTS adds, for Node versions without tls.getCACertificates (< 22.15). */
+function extraCertificatesFromEnv(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return fs.readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** Built once per connection: every TLS connection of the agent shares it. */
+function trustContext(caBundle: readonly string[]): tls.SecureContext {
+  return tls.createSecureContext({ ca: trustedCertificates(caBundle) });
+}
+
+/** Set on errors raised while opening a tunnel: nothing of the request was sent yet. */
+const TUNNEL_FAILURE = Symbol('tunnelFailure');
+
+function tunnelError(message: string, code: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code, [TUNNEL_FAILURE]: true });
+}
+
+/**
+ * An https.Agent that reaches hosts through an HTTP CONNECT tunnel when the route says so. The
+ * tunnel is opened in createConnection, so Node's own pool keeps the TLS socket inside it alive and
+ * reuses it exactly as it does a direct one (one tunnel for many requests).
+ */
+class TunnellingAgent extends https.Agent {
+  /** CONNECT requests still waiting for the proxy, ended by destroy(). */
+  private readonly pending = new Set<http.ClientRequest>();
+
+  constructor(
+    private readonly route: ProxyRoute,
+    options: https.AgentOptions,
+    private readonly secureContext: tls.SecureContext | undefined,
+  ) {
+    super(options);
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const host = String(options.host ?? options.hostname ?? 'localhost');
+    const port = Number(options.port) || 443;
+    const proxy = this.route(host, port);
+    if (!proxy) return super.createConnection(options, callback);
+    this.openTunnel(proxy, host, port).then(
+      (socket) => {
+        let secure: Duplex | null | undefined;
+        try {
+          secure = super.createConnection({ ...options, socket } as https.RequestOptions);
+        } catch (err) {
+          socket.destroy();
+          callback?.(err as Error, undefined as unknown as Duplex);
+          return;
+        }
+        if (secure) callback?.(null, secure);
+      },
+      (err: Error) => callback?.(err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+
+  override destroy(): void {
+    for (const request of this.pending) request.destroy();
+    this.pending.clear();
+    super.destroy();
+  }
+
+  private openTunnel(proxy: URL, host: string, port: number): Promise<net.Socket> {
+    if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+      return Promise.reject(tunnelError('proxy URL is not http or https', 'EPROXYURL'));
+    }
+    const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+    const headers: Record<string, string> = { host: target, 'proxy-connection': 'keep-alive', connection: 'keep-alive' };
+    if (proxy.username || proxy.password) {
+      const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+      headers['proxy-authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    }
+    const proxyHost = proxy.hostname.replace(/^\[|\]$/g, '');
+    const request = (proxy.protocol === 'https:' ? https : http).request({
+      method: 'CONNECT',
+      host: proxyHost,
+      port: Number(proxy.port) || (proxy.protocol === 'https:' ? 443 : 80),
+      path: target,
+      headers,
+      setHost: false,
+      agent: false,
+      timeout: IDLE_TIMEOUT_MS,
+      ...(proxy.protocol === 'https:'
+        ? { servername: net.isIP(proxyHost) ? undefined : proxyHost, ALPNProtocols: ['http/1.1'], ...(this.secureContext ? { secureContext: this.secureContext } : {}) }
+        : {}),
+    });
+    this.pending.add(request);
+    return new Promise((resolve, reject) => {
+      request.once('connect', (response: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+        this.pending.delete(request);
+        request.removeAllListeners();
+        request.on('error', () => undefined);
+        // The CONNECT's own timeout must not linger on the tunnel: the agent times idle sockets.
+        socket.setTimeout(0);
+        if (response.statusCode !== 200) {
+          socket.destroy();
+          // 407: credentials missing or wrong; 403/502/503: the proxy would not or could not connect.
+          reject(tunnelError(`proxy answered ${response.statusCode} to CONNECT`, `EPROXY${response.statusCode}`));
+          return;
+        }
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      request.once('timeout', () => request.destroy(tunnelError('proxy did not answer CONNECT', 'ETIMEDOUT')));
+      request.once('error', (err: NodeJS.ErrnoException) => {
+        this.pending.delete(request);
+        request.removeAllListeners();
+        request.on('error', () => undefined);
+        reject(tunnelError('proxy unreachable', err.code ?? 'ENETWORK', err));
+      });
+      request.end();
+    });
+  }
 }
 
 /** Lower-case header map with string values (axios may give arrays or numbers). */
@@ -56,14 +247,16 @@ export function transportFailure(err: unknown, url: string): NetworkFailure {
     // keep empty
   }
   if (err instanceof AxiosError) {
-    const cause = err.cause as NodeJS.ErrnoException | undefined;
+    const cause = err.cause as (NodeJS.ErrnoException & { [TUNNEL_FAILURE]?: true }) | undefined;
     const code = (cause?.code || err.code || 'ENETWORK').toString();
     // axios reports its own timeout as ECONNABORTED (or ETIMEDOUT with clarifyTimeoutError).
     const normalised = code === 'ECONNABORTED' ? 'ETIMEDOUT' : code;
-    return { code: normalised, maybeSent: !isNotSentCode(normalised), host };
+    // A tunnel that never opened carried nothing of the request.
+    return { code: normalised, maybeSent: !cause?.[TUNNEL_FAILURE] && !isNotSentCode(normalised), host };
   }
-  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? 'ENETWORK';
-  return { code, maybeSent: !isNotSentCode(code), host };
+  const error = err as (NodeJS.ErrnoException & { [TUNNEL_FAILURE]?: true }) | undefined;
+  const code = error?.code ?? 'ENETWORK';
+  return { code, maybeSent: !error?.[TUNNEL_FAILURE] && !isNotSentCode(code), host };
 }
 
 /** What went wrong on the last token-endpoint exchange, for classification after MSAL wraps it. */

@@ -188,7 +188,8 @@ function finalError(error: MailError, reason: 'notRetryable' | 'attempts' | 'bud
   if (reason === 'notRetryable' || error.category === 'unknown-outcome') return error;
   if (reason === 'attempts' && tries.attempts === 1) return error;
   const params = { attempts: tries.attempts, waited: Math.round(tries.waitedMs / 1000), maxWait: Math.round(policy.maxWaitMs / 1000) };
-  return amend(error, { hintKey: reason === 'budget' ? 'waitBudgetExceeded' : 'retriesExhausted', params });
+  // The hint for the failure itself stays (it names the cause); the note says why retrying stopped.
+  return amend(error, { noteKey: reason === 'budget' ? 'waitBudgetExceeded' : 'retriesExhausted', params });
 }
 
 function cancelled(attempts = 0): MailError {

@@ -1,8 +1,9 @@
 /** Reads and checks the nodes' configuration once, at deploy time. */
+import { readCertificates, readClientCertificate, type CertificateProblem, type ClientCertificate } from './certificate';
 import { endpointsFor, isCloudName } from './clouds';
 import { GRAPH_MAX_RECIPIENTS } from './compose';
 import { parseAddress } from './recipients';
-import type { BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
+import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
 
 /** A configuration problem: the field and an i18n key under `deploy.` with its parameters. */
 export interface ConfigProblem {
@@ -25,6 +26,18 @@ export interface RawConnectionConfig {
   queueSize?: unknown;
   allowedRecipientDomains?: unknown;
   maxRecipients?: unknown;
+  authMethod?: unknown;
+  proxyUrl?: unknown;
+  caBundle?: unknown;
+}
+
+/** The connection's credentials as Node-RED stores them (each may be a `${NAME}` reference). */
+export interface RawConnectionCredentials {
+  clientSecret?: unknown;
+  certificate?: unknown;
+  certificatePrivateKey?: unknown;
+  certificatePassphrase?: unknown;
+  proxyPassword?: unknown;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -54,9 +67,40 @@ export function resolveSecret(value: string, env: EnvLookup): { value?: string; 
   return resolved ? { value: resolved } : { missing: match[1] };
 }
 
+/** Deploy messages for certificate problems (literal keys, so the catalogue test sees them). */
+const CERTIFICATE_PROBLEMS: Readonly<Record<CertificateProblem, ConfigProblem>> = {
+  certificateUnreadable: { field: 'certificate', key: 'certificateUnreadable' },
+  privateKeyUnreadable: { field: 'certificatePrivateKey', key: 'privateKeyUnreadable' },
+  privateKeyEncrypted: { field: 'certificatePrivateKey', key: 'privateKeyEncrypted' },
+  passphraseWrong: { field: 'certificatePassphrase', key: 'passphraseWrong' },
+  keyNotRsa: { field: 'certificatePrivateKey', key: 'keyNotRsa' },
+  keyTooSmall: { field: 'certificatePrivateKey', key: 'keyTooSmall' },
+  keyMismatch: { field: 'certificatePrivateKey', key: 'keyMismatch' },
+  certificateExpired: { field: 'certificate', key: 'certificateExpired' },
+  certificateNotYetValid: { field: 'certificate', key: 'certificateNotYetValid' },
+};
+
+/** A credential that may be a `${NAME}` reference: its value, or a problem for the field. */
+function readCredential(
+  raw: unknown,
+  field: string,
+  env: EnvLookup,
+  problems: ConfigProblem[],
+  required: boolean,
+): string | undefined {
+  const value = text(raw);
+  if (!value) {
+    if (required) problems.push({ field, key: 'required' });
+    return undefined;
+  }
+  const resolved = resolveSecret(value, env);
+  if (resolved.missing) problems.push({ field, key: 'secretEnvMissing', params: { name: resolved.missing } });
+  return resolved.value;
+}
+
 export function readConnectionSettings(
   config: RawConnectionConfig,
-  credentials: { clientSecret?: unknown } | undefined,
+  credentials: RawConnectionCredentials | undefined,
   env: EnvLookup,
 ): { settings?: ConnectionSettings; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
@@ -84,14 +128,28 @@ export function readConnectionSettings(
   const endpoints = cloud ? endpointsFor(cloud, { loginUrl: text(config.loginUrl), graphUrl: text(config.graphUrl) }) : undefined;
   if (cloud === 'custom' && !endpoints) problems.push({ field: 'loginUrl', key: 'invalidCustomUrls' });
 
-  const rawSecret = text(credentials?.clientSecret);
+  const authValue = text(config.authMethod) || 'secret';
+  const authMethod: AuthMethod | undefined = authValue === 'secret' || authValue === 'certificate' ? authValue : undefined;
+  if (!authMethod) problems.push({ field: 'authMethod', key: 'invalidAuthMethod', params: { value: authValue } });
+
   let clientSecret: string | undefined;
-  if (!rawSecret) problems.push({ field: 'clientSecret', key: 'required' });
-  else {
-    const resolved = resolveSecret(rawSecret, env);
-    if (resolved.missing) problems.push({ field: 'clientSecret', key: 'secretEnvMissing', params: { name: resolved.missing } });
-    clientSecret = resolved.value;
+  let clientCertificate: ClientCertificate | undefined;
+  if (authMethod === 'secret') {
+    clientSecret = readCredential(credentials?.clientSecret, 'clientSecret', env, problems, true);
+  } else if (authMethod === 'certificate') {
+    const certificateText = readCredential(credentials?.certificate, 'certificate', env, problems, true);
+    const keyText = readCredential(credentials?.certificatePrivateKey, 'certificatePrivateKey', env, problems, true);
+    const passphrase = readCredential(credentials?.certificatePassphrase, 'certificatePassphrase', env, problems, false);
+    if (certificateText && keyText) {
+      const result = readClientCertificate(certificateText, keyText, passphrase);
+      if ('certificate' in result) clientCertificate = result.certificate;
+      else problems.push({ ...CERTIFICATE_PROBLEMS[result.problem], params: result.params });
+    }
   }
+
+  const proxy = readProxy(config.proxyUrl, problems);
+  const proxyPassword = proxy ? readCredential(credentials?.proxyPassword, 'proxyPassword', env, problems, false) : undefined;
+  const caBundle = readCaBundle(config.caBundle, problems);
 
   const queueSize = optionalInteger(config.queueSize, DEFAULT_QUEUE_SIZE);
   if (queueSize === undefined || queueSize < 1) problems.push({ field: 'queueSize', key: 'invalidNumber', params: { value: text(config.queueSize) } });
@@ -106,7 +164,8 @@ export function readConnectionSettings(
   const badDomain = allowedRecipientDomains.find((d) => !DOMAIN.test(d) && !/^[a-z0-9-]+$/.test(d));
   if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain', params: { value: badDomain } });
 
-  if (problems.length || !cloud || !endpoints || !clientSecret || queueSize === undefined || maxRecipients === undefined) {
+  const credentialReady = authMethod === 'certificate' ? Boolean(clientCertificate) : Boolean(clientSecret);
+  if (problems.length || !cloud || !endpoints || !authMethod || !credentialReady || queueSize === undefined || maxRecipients === undefined) {
     return { problems };
   }
   return {
@@ -120,12 +179,60 @@ export function readConnectionSettings(
       cloud,
       loginUrl: endpoints.loginUrl,
       graphUrl: endpoints.graphUrl,
-      clientSecret,
+      authMethod,
+      clientSecret: clientSecret ?? '',
+      ...(clientCertificate ? { clientCertificate } : {}),
+      ...(proxy ? { proxyUrl: proxy } : {}),
+      ...(proxyPassword ? { proxyPassword } : {}),
+      ...(caBundle ? { caBundle } : {}),
       queueSize,
       allowedRecipientDomains,
       maxRecipients,
     },
   };
+}
+
+/**
+ * The per-connection proxy: an http(s) URL with an optional user name. A password inside the URL
+ * is refused: properties are exported with the flow, so it belongs in the proxyPassword credential.
+ */
+function readProxy(raw: unknown, problems: ConfigProblem[]): string | undefined {
+  const value = text(raw);
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl', params: { value } });
+    return undefined;
+  }
+  if (url.password) {
+    // The value itself is not echoed: it holds a password.
+    problems.push({ field: 'proxyUrl', key: 'proxyPasswordInUrl' });
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl', params: { value } });
+    return undefined;
+  }
+  return `${url.protocol}//${url.username ? `${url.username}@` : ''}${url.host}`;
+}
+
+/** Extra trusted CAs: one or more PEM certificates, each of which must parse. */
+function readCaBundle(raw: unknown, problems: ConfigProblem[]): string[] | undefined {
+  const value = text(raw);
+  if (!value) return undefined;
+  const certificates = readCertificates(value);
+  if (!certificates?.length) {
+    problems.push({ field: 'caBundle', key: 'invalidCaBundle' });
+    return undefined;
+  }
+  return certificates.map((c) => c.pem);
+}
+
+/** Every secret a connection holds, for redaction and for tests' leak scans. */
+export function connectionSecrets(settings: Pick<ConnectionSettings, 'clientSecret' | 'clientCertificate' | 'proxyPassword'>): string[] {
+  return [settings.clientSecret, settings.clientCertificate?.privateKey, settings.proxyPassword].filter((s): s is string => Boolean(s));
 }
 
 function isPlainAddress(value: string): boolean {

@@ -11,14 +11,19 @@ import {
   ServerError,
   type AuthenticationResult,
 } from '@azure/msal-node';
-import { MailError, aadstsFrom, entraError, networkError, redact } from './errors';
+import { MailError, aadstsFrom, entraError, isTlsCode, networkError, redact, withHint } from './errors';
 import { MsalNetworkClient, retryAfterSeconds, type HttpClient } from './http';
 import { graphScope } from './clouds';
 
 export interface TokenSettings {
   tenantId: string;
   applicationId: string;
+  /** Used unless clientCertificate is given. */
   clientSecret: string;
+  /** Certificate sign-in (client assertion, signed by MSAL with this key). */
+  clientCertificate?: { thumbprintSha256: string; privateKey: string; x5c: string };
+  /** Further values to keep out of log lines and error texts (proxy password). */
+  proxyPassword?: string;
   loginUrl: string;
   graphUrl: string;
 }
@@ -41,6 +46,9 @@ export class TokenProvider {
   private readonly scope: string;
   /** What redaction hides from MSAL's log lines and Entra's error texts. */
   private readonly secrets: readonly string[];
+  private readonly certificate: boolean;
+  /** The proxy the token endpoint is reached through (host:port), for hints. */
+  private readonly proxy?: string;
   private current?: AccessToken;
   private inflight?: Promise<AccessToken>;
 
@@ -52,13 +60,20 @@ export class TokenProvider {
   ) {
     this.network = new MsalNetworkClient(http.axios, timeoutMs);
     this.scope = graphScope(settings.graphUrl);
-    this.secrets = [settings.clientSecret];
+    const certificate = settings.clientCertificate;
+    this.certificate = Boolean(certificate);
+    this.secrets = [settings.clientSecret, certificate?.privateKey, settings.proxyPassword].filter((s): s is string => Boolean(s));
     const authority = `${settings.loginUrl}/${settings.tenantId}`;
+    this.proxy = http.proxyFor?.(`${authority}/oauth2/v2.0/token`);
     this.app = new ConfidentialClientApplication({
       auth: {
         clientId: settings.applicationId,
         authority,
-        clientSecret: settings.clientSecret,
+        // MSAL signs the client assertion (PS256, x5t#S256) and sends x5c, so Entra can match a
+        // certificate by subject and issuer as well as by thumbprint.
+        ...(certificate
+          ? { clientCertificate: { thumbprintSha256: certificate.thumbprintSha256, privateKey: certificate.privateKey, x5c: certificate.x5c } }
+          : { clientSecret: settings.clientSecret }),
         // Trusting the cloud's login host skips the public cloud's instance discovery, which
         // sovereign and custom clouds need.
         knownAuthorities: [new URL(settings.loginUrl).host],
@@ -119,6 +134,34 @@ export class TokenProvider {
   }
 
   private classify(err: unknown): MailError {
+    return this.explain(this.classifyRaw(err));
+  }
+
+  /** Sharper hints where this connection's setup (certificate, proxy, CA) is the likely cause. */
+  private explain(error: MailError): MailError {
+    if (error.aadsts === 700024) return withHint(error, 'auth', 'clockSkew');
+    if (this.certificate && error.aadsts === 700027 && /key was not found/i.test(error.detail ?? '')) {
+      return withHint(error, 'auth', 'certificateNotRegistered');
+    }
+    if (error.category !== 'network') return error;
+    if (isTlsCode(error.code)) return withHint(error, 'network', 'tlsTrust');
+    const proxy = this.proxy;
+    if (!proxy) return error;
+    const viaProxy = ({ hintKey }: { hintKey: string }): MailError => {
+      // 407 and 403 are the proxy's policy: asking again gets the same answer.
+      const retryable = error.retryable && error.code !== 'EPROXY407' && error.code !== 'EPROXY403';
+      const copy = new MailError({ ...error, params: { ...error.params, proxy }, hintKey, retryable });
+      copy.attempts = error.attempts;
+      return copy;
+    };
+    if (error.code === 'EPROXY407') return viaProxy({ hintKey: 'proxyAuth' });
+    if (error.code.startsWith('EPROXY')) return viaProxy({ hintKey: 'proxyRefused' });
+    // DNS and TCP errors through a proxy are the proxy's: the target is resolved by the proxy.
+    if (PROXY_UNREACHABLE.has(error.code)) return viaProxy({ hintKey: 'proxyUnreachable' });
+    return error;
+  }
+
+  private classifyRaw(err: unknown): MailError {
     const { secrets } = this;
     const failure = this.network.lastFailure;
     if (err instanceof ServerError) {
@@ -151,6 +194,9 @@ export class TokenProvider {
     });
   }
 }
+
+/** Errors reaching the proxy itself (with a proxy, the target's DNS is the proxy's business). */
+const PROXY_UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /** The OpenID configuration Entra publishes for an authority (v2.0 endpoints). */
 function authorityMetadata(authority: string): Record<string, string | string[]> {

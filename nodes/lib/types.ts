@@ -1,10 +1,12 @@
 /** Types shared by the Node-RED glue (nodes/*.ts) and the core (nodes/lib). */
 import type { Message } from '@microsoft/microsoft-graph-types';
+import type { ClientCertificate } from './certificate';
 
 export type CloudName = 'global' | 'usgov' | 'usgovdod' | 'china' | 'custom';
 export type BodyFormat = 'auto' | 'text' | 'html';
 export type Importance = 'low' | 'normal' | 'high';
 export type SendPath = 'sendMail' | 'uploadSession';
+export type AuthMethod = 'secret' | 'certificate';
 
 /** Which node a message came from: goes into msg.error.source and the usage data. */
 export interface NodeRef {
@@ -23,7 +25,17 @@ export interface ConnectionSettings {
   cloud: CloudName;
   loginUrl: string;
   graphUrl: string;
+  /** Absent means `secret` (settings read before certificates existed). */
+  authMethod?: AuthMethod;
+  /** The client secret; empty when authMethod is `certificate`. */
   clientSecret: string;
+  /** Checked certificate and key for authMethod `certificate`. */
+  clientCertificate?: ClientCertificate;
+  /** Per-connection proxy (`http://user@host:port`, no password); wins over HTTPS_PROXY / NO_PROXY. */
+  proxyUrl?: string;
+  proxyPassword?: string;
+  /** Extra trusted CA certificates (canonical PEM), added to Node's own roots. */
+  caBundle?: string[];
   queueSize: number;
   /** Lower-case domains; empty means any domain. */
   allowedRecipientDomains: string[];

@@ -9,6 +9,7 @@ export interface FailureRecord {
   code: string;
   messageKey: string;
   hintKey: string;
+  noteKey?: string;
   params: I18nParams;
   status?: number;
   aadsts?: number;
@@ -62,6 +63,7 @@ export class UsageRecorder {
       code: error.code,
       messageKey: error.messageKey,
       hintKey: error.hintKey,
+      noteKey: error.noteKey,
       params: error.params,
       status: error.status,
       aadsts: error.aadsts,

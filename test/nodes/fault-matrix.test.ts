@@ -92,6 +92,7 @@ describe('fault matrix: retries that honour the server and never duplicate', () 
     expect(run.delivered).toEqual([]);
     for (const error of errors(run)) {
       expect(error).toMatchObject({ category: 'throttled', code: 'ApplicationThrottled', status: 429, retryable: true });
+      expect(error.hint).toContain('hints.throttled');
       expect(error.hint).toContain('hints.waitBudgetExceeded');
       expect(error.attempts).toBeGreaterThanOrEqual(1);
     }

@@ -37,7 +37,9 @@ describe('i18n keys used by the runtime', () => {
     hints: matches(code, /hintKey: '([\w-]+)'/g)
       .concat(matches(code, /hintKey = '([\w-]+)'/g))
       .concat(matches(code, /validationError\([^;]*?\}\s*,\s*'([\w-]+)'\)/g))
-      .concat(matches(code, /withHint\([^)]*'([\w-]+)'\)/g)),
+      .concat(matches(code, /withHint\([^)]*'([\w-]+)'\)/g))
+      // noteKey: cond ? 'a' : 'b' (the keys are the ternary's results, not what it compares with)
+      .concat(matches(code, /noteKey: ([^,}\n]*)/g).flatMap((expr) => matches(expr, /[?:]\s*'([\w-]+)'/g))),
     status: matches(code, /statusText\(RED\._, ([^)]*)\)/g).flatMap((args) => matches(args, /'([\w-]+)'/g)),
     category: [...CATEGORIES],
   };
@@ -45,7 +47,8 @@ describe('i18n keys used by the runtime', () => {
   it('finds the keys it checks (the patterns still match the code)', () => {
     expect(used.errors.length).toBeGreaterThan(20);
     expect(used.hints.length).toBeGreaterThan(30);
-    expect(used.status).toEqual(expect.arrayContaining(['sending', 'sent', 'noConnection', 'connectionInvalid']));
+    expect(used.status).toEqual(expect.arrayContaining(['sending', 'sent', 'noConnection', 'connectionInvalid', 'throttled', 'retrying']));
+    expect(used.hints).toEqual(expect.arrayContaining(['retriesExhausted', 'waitBudgetExceeded']));
   });
 
   it.each(Object.keys(used) as Array<keyof typeof used>)('email-task.%s.* exist', (section) => {
