@@ -120,3 +120,40 @@ test('the example flow sends a mail from its http endpoint; a wrong secret expla
   const leaks = findLeaks([flows.data, usage.data, ok.data, bad.data, log, stored], [SANDBOX.clientSecret, 'not-the-secret-value', ...sandbox.issuedTokens()]);
   expect(leaks).toEqual([]);
 });
+
+test('faults through the packed package: retried 429 and 503, a reset after acceptance, a hung request; nothing leaks', async () => {
+  // A short request timeout so the hung request ends quickly.
+  const flow = sandboxExampleFlow(sandbox.url).map((n) => (n.type === 'email-task' ? { ...n, timeout: 1 } : n));
+  log = '';
+  await deploy(flow);
+  await waitForLog('Started flows');
+  const url = `${baseUrl}${endpointPath(flow)}`;
+  const post = (subject: string): Promise<{ status: number; data: Record<string, unknown> }> =>
+    axios.post(url, { to: 'ada@example.com', subject, body: 'fault' }, { validateStatus: () => true });
+  const deliveries = (subject: string): number => sandbox.mail(SANDBOX.senderEmail).filter((m) => m.message.subject === subject).length;
+
+  sandbox.addFault({ target: 'sendMail', status: 429, code: 'ApplicationThrottled', retryAfter: '1' });
+  const throttled = await post('after a 429');
+  expect(throttled).toMatchObject({ status: 202, data: { status: 'sent', attempts: 2 } });
+
+  sandbox.addFault({ target: 'sendMail', status: 503, code: 'ServiceUnavailable' });
+  const unavailable = await post('after a 503');
+  expect(unavailable).toMatchObject({ status: 202, data: { status: 'sent', attempts: 2 } });
+
+  sandbox.addFault({ target: 'sendMail', action: 'reset-after' });
+  const reset = await post('reset after acceptance');
+  expect(reset).toMatchObject({ status: 502, data: { category: 'unknown-outcome', attempts: 1 } });
+  expect(String(reset.data.hint)).toMatch(/Sent Items/);
+
+  sandbox.addFault({ target: 'sendMail', action: 'hang' });
+  const hung = await post('hung');
+  expect(hung).toMatchObject({ status: 502, data: { category: 'unknown-outcome', code: 'ETIMEDOUT', attempts: 1 } });
+
+  expect([deliveries('after a 429'), deliveries('after a 503'), deliveries('reset after acceptance'), deliveries('hung')]).toEqual([1, 1, 1, 0]);
+
+  const usage = await axios.get(`${baseUrl}/office365-mail/usage`);
+  const flows = await axios.get(`${baseUrl}/flows`);
+  const stored = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
+  const seen = [flows.data, usage.data, throttled.data, unavailable.data, reset.data, hung.data, log, stored];
+  expect(findLeaks(seen, [SANDBOX.clientSecret, ...sandbox.issuedTokens()])).toEqual([]);
+});

@@ -196,6 +196,37 @@ describe('the per-mailbox limit and the queue', () => {
   });
 });
 
+describe('protection against abuse (connection options)', () => {
+  it('allowed recipient domains: mail to any other domain fails with validation and never reaches Graph', async () => {
+    await loadMailFlow(mailFlow(sandbox, {}, { allowedRecipientDomains: 'example.com, nhs.net' }));
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', cc: 'bob@nhs.net', topic: 'allowed', payload: 'x' });
+    send({ to: 'ada@example.com', bcc: 'victim@spam-target.org', topic: 'relay attempt', payload: 'x' });
+    send({ to: 'someone@sub.example.com', topic: 'subdomain', payload: 'x' });
+    await out.settled(3);
+    expect(out.sent.map((m) => m.topic)).toEqual(['allowed']);
+    const refused = out.failed.map((m) => m.error as Record<string, unknown>);
+    expect(refused).toEqual([
+      expect.objectContaining({ category: 'validation', code: 'RecipientDomainNotAllowed', hint: expect.stringContaining('hints.domainNotAllowed') }),
+      expect.objectContaining({ category: 'validation', code: 'RecipientDomainNotAllowed' }),
+    ]);
+    // Only the allowed mail was ever sent to Graph.
+    expect(sandbox.requests().filter((r) => r.target === 'graph')).toHaveLength(1);
+    expect(sandbox.mail(SANDBOX.senderEmail).map((m) => m.message.subject)).toEqual(['allowed']);
+  });
+
+  it('maximum recipients: a mail over the cap fails with validation and is never sent', async () => {
+    await loadMailFlow(mailFlow(sandbox, {}, { maxRecipients: 3 }));
+    const out = watchOutputs();
+    send({ to: 'a@example.com, b@example.com', cc: 'c@example.com', topic: 'three', payload: 'x' });
+    send({ to: 'a@example.com, b@example.com', cc: 'c@example.com', bcc: 'd@example.com', topic: 'four', payload: 'x' });
+    await out.settled(2);
+    expect(out.sent.map((m) => m.topic)).toEqual(['three']);
+    expect(out.failed[0].error).toMatchObject({ category: 'validation', code: 'TooManyRecipients' });
+    expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(1);
+  });
+});
+
 describe('redeploy and shutdown', () => {
   it('a redeploy with 100 mails queued: those in flight finish, the rest fail as cancelled through done(err)', async () => {
     sandbox.setLatency(300);
