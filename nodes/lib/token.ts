@@ -114,10 +114,16 @@ export class TokenProvider {
 
   private async acquire(skipCache: boolean): Promise<AccessToken> {
     this.network.lastFailure = undefined;
+    const requestsBefore = this.network.tokenRequests;
     let result: AuthenticationResult | null;
     try {
       result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], skipCache });
     } catch (err) {
+      // MSAL refusing without a request is its own throttle cache (an earlier answer carried
+      // Retry-After): a wait, not a verdict on the credentials.
+      if (err instanceof ServerError && this.network.tokenRequests === requestsBefore) {
+        throw new MailError({ category: 'throttled', code: 'TokenThrottled', messageKey: 'tokenFailed', hintKey: 'entraUnavailable', retryable: true });
+      }
       throw this.classify(err);
     }
     // A 5xx with an empty JSON body can come back from MSAL as a "success" without a token.
