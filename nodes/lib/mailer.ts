@@ -8,6 +8,7 @@ import { ConcurrencyLimiter, QueueFullError } from './limiter';
 import type { TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
+import { deliver } from './upload-session';
 
 /** Graph: 4 concurrent requests per app and mailbox. */
 export const MAILBOX_CONCURRENCY = 4;
@@ -76,9 +77,9 @@ export class Mailer {
   private async attempt(job: SendJob): Promise<SendResult> {
     if (this.closed) throw cancelled();
     const token = await this.options.tokens.getToken();
-    let ids: { requestId: string; clientRequestId: string };
+    let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
     try {
-      ids = await this.options.graph.sendMail(this.options.sender, job.mail.message, job.saveToSentItems, token.token, job.timeoutMs);
+      ids = await deliver(this.options.graph, this.options.sender, job, token, () => this.options.tokens.getToken());
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
@@ -87,7 +88,7 @@ export class Mailer {
       }
       throw err;
     }
-    const { requestId, clientRequestId } = ids;
+    const { requestId, clientRequestId, path } = ids;
     return {
       status: 'sent',
       sender: this.options.sender,
@@ -96,7 +97,7 @@ export class Mailer {
       bcc: job.mail.bcc,
       subject: job.mail.subject,
       attachments: job.mail.attachmentCount,
-      path: 'sendMail',
+      path,
       requestId,
       clientRequestId,
       attempts: 1,

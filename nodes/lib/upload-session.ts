@@ -1,0 +1,198 @@
+/**
+ * Chooses how a composed mail travels and sends it:
+ * - `sendMail`: the whole message, attachments in base64, in one request while that request stays
+ *   within Graph's 4 MB;
+ * - `uploadSession`: a draft (`POST /users/{sender}/messages`) carrying the small attachments that
+ *   fit, the other small ones added one by one, each large file through an upload session as raw
+ *   slices of at most 4 MiB (views on the caller's Buffer: the file is neither copied nor encoded),
+ *   then `POST .../send`. Any failure before the send deletes the draft: nothing half-built stays.
+ * Each Graph step is its own GraphClient call, so a caller can put a retry policy around it.
+ */
+import type { Message } from '@microsoft/microsoft-graph-types';
+import { MailError, withHint } from './errors';
+import { fileAttachmentJsonBytes, toFileAttachment } from './attachments';
+import { GRAPH_MAX_REQUEST_BYTES, GRAPH_MAX_UPLOAD_CHUNK_BYTES, type GraphCallResult, type GraphClient } from './graph';
+import type { AccessToken } from './token';
+import type { ComposedMail, PreparedAttachment, SendPath } from './types';
+
+/** Graph refuses upload sessions for files under 3 MB; those travel in JSON instead. */
+export const UPLOAD_SESSION_MIN_BYTES = 3 * 1024 * 1024;
+
+export interface DeliveryJob {
+  mail: ComposedMail;
+  saveToSentItems: boolean;
+  timeoutMs: number;
+}
+
+export interface DeliveryResult extends GraphCallResult {
+  path: SendPath;
+}
+
+/** A fresh (possibly cached) token: a long upload may outlive the one the delivery started with. */
+export type TokenSource = () => Promise<AccessToken>;
+
+/** Bytes of the sendMail request body for this mail, computed without base64-encoding anything. */
+export function sendMailRequestBytes(mail: ComposedMail, saveToSentItems: boolean): number {
+  const fields = JSON.stringify(saveToSentItems ? { message: mail.fields } : { message: mail.fields, saveToSentItems: false });
+  if (mail.attachments.length === 0) return Buffer.byteLength(fields);
+  // `"attachments":[...]` inside the message object: key, brackets, commas, then each attachment.
+  const list = mail.attachments.reduce((sum, a) => sum + fileAttachmentJsonBytes(a), 0) + (mail.attachments.length - 1);
+  return Buffer.byteLength(fields) + Buffer.byteLength(',"attachments":[]') + list;
+}
+
+/** The path a mail takes: decided by the size of the sendMail request it would make. */
+export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPath {
+  return sendMailRequestBytes(mail, saveToSentItems) <= GRAPH_MAX_REQUEST_BYTES ? 'sendMail' : 'uploadSession';
+}
+
+/**
+ * Sends one mail by the path its size calls for; resolves with the ids of the request that sent it.
+ * `token` is used for the first call; `renew`, when given, is asked again before later steps.
+ */
+export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, renew?: TokenSource): Promise<DeliveryResult> {
+  const { mail } = job;
+  if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
+    const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
+    const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs);
+    return { ...ids, path: 'sendMail' };
+  }
+  return new UploadDelivery(graph, sender, job, token, renew).run();
+}
+
+class UploadDelivery {
+  private draftId?: string;
+  private current: AccessToken;
+
+  constructor(
+    private readonly graph: GraphClient,
+    private readonly sender: string,
+    private readonly job: DeliveryJob,
+    token: AccessToken,
+    private readonly renew?: TokenSource,
+  ) {
+    this.current = token;
+  }
+
+  async run(): Promise<DeliveryResult> {
+    const { fields, attachments } = this.job.mail;
+    const large = attachments.filter((a) => a.bytes.length >= UPLOAD_SESSION_MIN_BYTES);
+    const small = attachments.filter((a) => a.bytes.length < UPLOAD_SESSION_MIN_BYTES);
+    const { inDraft, separate } = packSmall(fields, small);
+    const timeoutMs = this.job.timeoutMs;
+    const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
+    let draftId: string;
+    try {
+      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs)).id;
+    } catch (err) {
+      throw this.explain(err);
+    }
+    this.draftId = draftId;
+    let step = '';
+    try {
+      for (const a of separate) {
+        step = `addAttachment ${a.name}`;
+        await this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), await this.token(), timeoutMs);
+      }
+      for (const a of large) {
+        step = `upload ${a.name}`;
+        await this.upload(draftId, a);
+      }
+    } catch (err) {
+      await this.discard();
+      throw this.explain(err, step);
+    }
+    let sent: GraphCallResult;
+    try {
+      sent = await this.graph.sendDraft(this.sender, draftId, await this.token(), timeoutMs);
+    } catch (err) {
+      // If the send may have happened, the draft may now be the Sent Items copy: leave it alone.
+      if (err instanceof MailError && err.category === 'unknown-outcome') throw err;
+      await this.discard();
+      throw this.explain(err, 'send');
+    }
+    return { ...sent, path: 'uploadSession' };
+  }
+
+  /** One file through its own upload session, in slices that are views on the caller's Buffer. */
+  private async upload(draftId: string, a: PreparedAttachment): Promise<void> {
+    const timeoutMs = this.job.timeoutMs;
+    const total = a.bytes.length;
+    const session = await this.graph.createUploadSession(
+      this.sender,
+      draftId,
+      { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId },
+      await this.token(),
+      timeoutMs,
+    );
+    let start = 0;
+    while (start < total) {
+      const chunk = a.bytes.subarray(start, Math.min(start + GRAPH_MAX_UPLOAD_CHUNK_BYTES, total));
+      const result = await this.graph.putChunk(session.uploadUrl, chunk, start, total, timeoutMs);
+      if (result.complete) return;
+      // Graph says where it wants to continue; without that, the next slice follows this one.
+      const next = result.nextStart ?? start + chunk.length;
+      if (next <= start || next > total) throw incompleteUpload(a.name);
+      start = next;
+    }
+    throw incompleteUpload(a.name);
+  }
+
+  private async token(): Promise<string> {
+    if (this.renew) this.current = await this.renew();
+    return this.current.token;
+  }
+
+  /** Best effort: the error that made us stop is what the user needs to see, not this one's. */
+  private async discard(): Promise<void> {
+    if (this.draftId === undefined) return;
+    const id = this.draftId;
+    this.draftId = undefined;
+    try {
+      await this.graph.deleteDraft(this.sender, id, await this.token(), this.job.timeoutMs);
+    } catch {
+      // An unsent draft may stay behind; the send itself failed either way.
+    }
+  }
+
+  /**
+   * Refusals of the draft steps for lack of Mail.ReadWrite say so; a failure after the draft was
+   * made says which step failed and that the draft was deleted (nothing was sent).
+   */
+  private explain(err: unknown, step?: string): unknown {
+    if (!(err instanceof MailError)) return err;
+    let out = err;
+    if (step !== undefined) {
+      out = new MailError({ ...err, messageKey: 'largeMailFailed', params: { ...err.params, step } });
+      out.attempts = err.attempts;
+    }
+    // With roles known to include Mail.ReadWrite, a 403 has another cause (RBAC scope).
+    if (out.category === 'permission' && out.status === 403 && !this.current.roles?.includes('Mail.ReadWrite')) {
+      return withHint(out, 'permission', 'needsMailReadWrite');
+    }
+    return out;
+  }
+}
+
+/**
+ * Small attachments in the draft's own JSON while it stays under Graph's request limit; the rest
+ * are added one per request (each is under 3 MB, so under 4 MB in base64).
+ */
+function packSmall(fields: Message, small: PreparedAttachment[]): { inDraft: PreparedAttachment[]; separate: PreparedAttachment[] } {
+  let size = Buffer.byteLength(JSON.stringify(fields)) + Buffer.byteLength(',"attachments":[]');
+  const inDraft: PreparedAttachment[] = [];
+  const separate: PreparedAttachment[] = [];
+  for (const a of small) {
+    const cost = fileAttachmentJsonBytes(a) + 1;
+    if (size + cost <= GRAPH_MAX_REQUEST_BYTES) {
+      inDraft.push(a);
+      size += cost;
+    } else {
+      separate.push(a);
+    }
+  }
+  return { inDraft, separate };
+}
+
+function incompleteUpload(name: string): MailError {
+  return new MailError({ category: 'server', code: 'UploadIncomplete', messageKey: 'uploadIncomplete', hintKey: 'graphUnavailable', params: { value: name } });
+}
