@@ -12,8 +12,6 @@ export interface GraphCallResult {
 
 /** Graph refuses requests over 4 MB with 413; checked here so a large mail is not uploaded in vain. */
 export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
-/** Largest body of one PUT to an upload URL. */
-export const GRAPH_MAX_UPLOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** A draft created by `POST /users/{sender}/messages`. */
 export interface DraftResult extends GraphCallResult {

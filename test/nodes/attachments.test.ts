@@ -6,6 +6,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
+import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/upload-session';
 import { findLeaks } from '../support/leaks';
 import { helper, loadMailFlow, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
 
@@ -150,7 +151,7 @@ describe('choosing the path by size', () => {
     expect(puts.every((r) => r.method === 'PUT' && r.status >= 200 && r.status < 300)).toBe(true);
     expect(Math.max(...puts.map((r) => r.bodyBytes ?? Infinity))).toBeLessThanOrEqual(4 * MiB);
     expect(puts.reduce((sum, r) => sum + (r.bodyBytes ?? 0), 0)).toBe(six.length + forty.length);
-    expect(puts).toHaveLength(Math.ceil(six.length / (4 * MiB)) + Math.ceil(forty.length / (4 * MiB)));
+    expect(puts).toHaveLength(Math.ceil(six.length / UPLOAD_CHUNK_BYTES) + Math.ceil(forty.length / UPLOAD_CHUNK_BYTES));
     const steps = calls.filter((r) => r.target === 'graph').map((r) => `${r.method} ${r.path.replace(/.*\/v1\.0\/users\/[^/]+\/messages/, '').replace(/\/[^/]+(\/|$)/, '/{id}$1')}`);
     expect(steps).toEqual(['POST ', 'POST /{id}/attachments/createUploadSession', 'POST /{id}/attachments/createUploadSession', 'POST /{id}/send']);
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
