@@ -79,7 +79,7 @@ export class Mailer {
     const token = await this.options.tokens.getToken();
     let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
     try {
-      ids = await deliver(this.options.graph, this.options.sender, job, token, () => this.options.tokens.getToken());
+      ids = await deliver(this.options.graph, this.options.sender, job, token, { renew: () => this.options.tokens.getToken() });
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.

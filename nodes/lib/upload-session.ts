@@ -36,6 +36,40 @@ export interface DeliveryResult extends GraphCallResult {
 /** A fresh (possibly cached) token: a long upload may outlive the one the delivery started with. */
 export type TokenSource = () => Promise<AccessToken>;
 
+export type DeliveryStepName = 'sendMail' | 'createDraft' | 'addAttachment' | 'createUploadSession' | 'putChunk' | 'sendDraft' | 'deleteDraft';
+
+/**
+ * What a step is, so a caller can decide about retrying it: `sends` steps can deliver the mail
+ * (a retry after a lost answer can send it twice); `idempotent` steps leave the same state when
+ * repeated (a repeated addAttachment would attach the file twice).
+ */
+export interface DeliveryStep {
+  name: DeliveryStepName;
+  sends: boolean;
+  idempotent: boolean;
+}
+
+/** Runs one Graph call of the delivery; the place for a retry policy. The default just runs it. */
+export type StepRunner = <T>(step: DeliveryStep, call: () => Promise<T>) => Promise<T>;
+
+export interface DeliveryOptions {
+  renew?: TokenSource;
+  runStep?: StepRunner;
+}
+
+const STEPS: Readonly<Record<DeliveryStepName, DeliveryStep>> = {
+  sendMail: { name: 'sendMail', sends: true, idempotent: false },
+  createDraft: { name: 'createDraft', sends: false, idempotent: false },
+  addAttachment: { name: 'addAttachment', sends: false, idempotent: false },
+  createUploadSession: { name: 'createUploadSession', sends: false, idempotent: false },
+  // The same range again is refused or ignored by the upload URL: the file cannot end up twice.
+  putChunk: { name: 'putChunk', sends: false, idempotent: true },
+  sendDraft: { name: 'sendDraft', sends: true, idempotent: false },
+  deleteDraft: { name: 'deleteDraft', sends: false, idempotent: true },
+};
+
+const runDirectly: StepRunner = (_step, call) => call();
+
 /** Bytes of the sendMail request body for this mail, computed without base64-encoding anything. */
 export function sendMailRequestBytes(mail: ComposedMail, saveToSentItems: boolean): number {
   const fields = JSON.stringify(saveToSentItems ? { message: mail.fields } : { message: mail.fields, saveToSentItems: false });
@@ -52,16 +86,18 @@ export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPa
 
 /**
  * Sends one mail by the path its size calls for; resolves with the ids of the request that sent it.
- * `token` is used for the first call; `renew`, when given, is asked again before later steps.
+ * `token` is used for the first call; `options.renew`, when given, is asked again before later
+ * steps; `options.runStep` runs each Graph call (by default, once).
  */
-export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, renew?: TokenSource): Promise<DeliveryResult> {
+export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, options: DeliveryOptions = {}): Promise<DeliveryResult> {
   const { mail } = job;
+  const runStep = options.runStep ?? runDirectly;
   if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
-    const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs);
+    const ids = await runStep(STEPS.sendMail, () => graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs));
     return { ...ids, path: 'sendMail' };
   }
-  return new UploadDelivery(graph, sender, job, token, renew).run();
+  return new UploadDelivery(graph, sender, job, token, options.renew, runStep).run();
 }
 
 class UploadDelivery {
@@ -73,7 +109,8 @@ class UploadDelivery {
     private readonly sender: string,
     private readonly job: DeliveryJob,
     token: AccessToken,
-    private readonly renew?: TokenSource,
+    private readonly renew: TokenSource | undefined,
+    private readonly runStep: StepRunner,
   ) {
     this.current = token;
   }
@@ -87,7 +124,7 @@ class UploadDelivery {
     const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
     let draftId: string;
     try {
-      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs)).id;
+      draftId = (await this.runStep(STEPS.createDraft, () => this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs))).id;
     } catch (err) {
       throw this.explain(err);
     }
@@ -96,7 +133,8 @@ class UploadDelivery {
     try {
       for (const a of separate) {
         step = `addAttachment ${a.name}`;
-        await this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), await this.token(), timeoutMs);
+        const token = await this.token();
+        await this.runStep(STEPS.addAttachment, () => this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs));
       }
       for (const a of large) {
         step = `upload ${a.name}`;
@@ -108,7 +146,8 @@ class UploadDelivery {
     }
     let sent: GraphCallResult;
     try {
-      sent = await this.graph.sendDraft(this.sender, draftId, await this.token(), timeoutMs);
+      const token = await this.token();
+      sent = await this.runStep(STEPS.sendDraft, () => this.graph.sendDraft(this.sender, draftId, token, timeoutMs));
     } catch (err) {
       // If the send may have happened, the draft may now be the Sent Items copy: leave it alone.
       if (err instanceof MailError && err.category === 'unknown-outcome') throw err;
@@ -122,17 +161,14 @@ class UploadDelivery {
   private async upload(draftId: string, a: PreparedAttachment): Promise<void> {
     const timeoutMs = this.job.timeoutMs;
     const total = a.bytes.length;
-    const session = await this.graph.createUploadSession(
-      this.sender,
-      draftId,
-      { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId },
-      await this.token(),
-      timeoutMs,
-    );
+    const token = await this.token();
+    const item = { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId };
+    const session = await this.runStep(STEPS.createUploadSession, () => this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs));
     let start = 0;
     while (start < total) {
       const chunk = a.bytes.subarray(start, Math.min(start + UPLOAD_CHUNK_BYTES, total));
-      const result = await this.graph.putChunk(session.uploadUrl, chunk, start, total, timeoutMs);
+      const from = start;
+      const result = await this.runStep(STEPS.putChunk, () => this.graph.putChunk(session.uploadUrl, chunk, from, total, timeoutMs));
       if (result.complete) return;
       // Graph says where it wants to continue; without that, the next slice follows this one.
       const next = result.nextStart ?? start + chunk.length;
@@ -153,7 +189,8 @@ class UploadDelivery {
     const id = this.draftId;
     this.draftId = undefined;
     try {
-      await this.graph.deleteDraft(this.sender, id, await this.token(), this.job.timeoutMs);
+      const token = await this.token();
+      await this.runStep(STEPS.deleteDraft, () => this.graph.deleteDraft(this.sender, id, token, this.job.timeoutMs));
     } catch {
       // An unsent draft may stay behind; the send itself failed either way.
     }
