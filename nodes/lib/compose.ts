@@ -88,7 +88,7 @@ function checkSize(attachments: readonly PreparedAttachment[], content: string):
       category: 'size',
       code: 'MessageTooLarge',
       messageKey: 'messageOverGraphLimit',
-      hintKey: 'messageTooLarge',
+      hintKey: 'messageOverGraphLimit',
       params: { size, max: GRAPH_MAX_MESSAGE_BYTES },
     });
   }

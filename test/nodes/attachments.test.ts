@@ -207,7 +207,7 @@ describe('when the upload path fails', () => {
   it('over 150 MB → size, refused before any request', async () => {
     // allocUnsafe leaves the pages untouched: no 151 MB of real memory for this check.
     const result = await sendOne({ attachments: [{ filename: 'too-big.bin', content: Buffer.allocUnsafe(151 * MiB) }] });
-    expect(result.error).toMatchObject({ category: 'size', code: 'MessageTooLarge', message: expect.stringContaining('errors.messageOverGraphLimit') });
+    expect(result.error).toMatchObject({ category: 'size', code: 'MessageTooLarge', message: expect.stringContaining('errors.messageOverGraphLimit'), hint: expect.stringContaining('hints.messageOverGraphLimit') });
     expect(sandbox.stats().tokenRequests).toBe(0);
     expect(graphCalls()).toEqual([]);
   });
