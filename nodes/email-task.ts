@@ -125,6 +125,8 @@ export = function register(RED: NodeAPI): void {
         requestReadReceipt: msg.requestReadReceipt,
         requestDeliveryReceipt: msg.requestDeliveryReceipt,
         categories: msg.categories,
+        title: msg.title,
+        description: msg.description,
       };
       for (const [prop, evaluate] of evaluators) {
         try {

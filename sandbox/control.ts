@@ -18,7 +18,7 @@ export interface ControlApi {
   info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
 }
 
-const TARGETS: FaultTarget[] = ['token', 'sendMail', 'graph'];
+const TARGETS: FaultTarget[] = ['token', 'sendMail', 'graph', 'upload'];
 const ACTIONS: FaultAction[] = ['respond', 'reset-before', 'reset-after', 'hang'];
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -41,6 +41,7 @@ export function parseFault(value: unknown): Fault | string {
   if (typeof v.status === 'number') fault.status = v.status;
   if (typeof v.delayMs === 'number') fault.delayMs = v.delayMs;
   if (typeof v.aadsts === 'number') fault.aadsts = v.aadsts;
+  if (typeof v.after === 'number' && v.after >= 0) fault.after = v.after;
   for (const key of ['code', 'message', 'retryAfter', 'mailbox'] as const) {
     if (v[key] !== undefined) {
       if (typeof v[key] !== 'string') return `${key} must be a string`;

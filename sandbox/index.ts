@@ -263,6 +263,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         clientRequestId: ctx.clientRequestId,
         requestId: ctx.requestId,
         errorCode: log.errorCode,
+        bodyBytes: length,
         time: new Date(),
       });
     });
@@ -280,7 +281,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const g = route.graph;
       const keys = 'mailboxKey' in g ? graph.mailboxKeys(g.mailboxKey) : [];
       fault = state.takeFault(g.kind === 'sendMail' ? 'sendMail' : 'graph', keys);
-    } else if (route.target === 'upload') fault = state.takeFault('graph', graph.uploadMailboxKeys(route.upload.sessionId));
+    } else if (route.target === 'upload') fault = state.takeFault('upload', graph.uploadMailboxKeys(route.upload.sessionId));
 
     const action = fault?.action ?? 'respond';
     if (fault?.delayMs) await sleeper.sleep(fault.delayMs);

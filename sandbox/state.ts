@@ -53,6 +53,8 @@ export interface RecordedRequest {
   requestId?: string;
   /** The Graph error code or AADSTS error, when the answer was an error. */
   errorCode?: string;
+  /** Bytes of the request body as received (to check, e.g., the size of each upload PUT). */
+  bodyBytes?: number;
   time: Date;
 }
 
@@ -71,11 +73,11 @@ export interface SandboxStats {
   faultsTriggered: number;
 }
 
-export type FaultTarget = 'token' | 'sendMail' | 'graph';
+export type FaultTarget = 'token' | 'sendMail' | 'graph' | 'upload';
 export type FaultAction = 'respond' | 'reset-before' | 'reset-after' | 'hang';
 
 export interface Fault {
-  /** `graph` matches every Graph route (upload PUTs included); `sendMail` only sendMail. */
+  /** `graph` matches every Graph route (upload PUTs included); `sendMail` only sendMail; `upload` only requests to upload URLs. */
   target: FaultTarget;
   /** Status for `respond` (default 503). */
   status?: number;
@@ -88,6 +90,8 @@ export interface Fault {
   retryAfter?: string;
   /** Wait this long before acting. */
   delayMs?: number;
+  /** Let this many matching requests pass untouched first (default 0): a failure midway, e.g. the third PUT of an upload. */
+  after?: number;
   /** How many matching requests it applies to (default 1; Infinity for all). */
   times?: number;
   action?: FaultAction;
@@ -110,7 +114,7 @@ export class SandboxState {
   mails: SentMail[] = [];
   requestLog: RecordedRequest[] = [];
   tokens: string[] = [];
-  faults: (Fault & { remaining: number })[] = [];
+  faults: (Fault & { remaining: number; skip: number })[] = [];
   readonly events = new TypedEmitter();
   private counters = this.zero();
   /** In-flight Graph requests per mailbox (all apps), for maxConcurrentPerMailbox. */
@@ -172,20 +176,29 @@ export class SandboxState {
   addFault(fault: Fault): void {
     const times = fault.times ?? 1;
     if (!(times > 0)) throw new Error('fault.times must be a positive number or Infinity');
-    this.faults.push({ ...fault, remaining: times });
+    const after = fault.after ?? 0;
+    if (!(after >= 0)) throw new Error('fault.after must be 0 or more');
+    this.faults.push({ ...fault, remaining: times, skip: after });
   }
 
   /**
    * The first queued fault that applies to this request, used up by one. `mailboxKeys` holds the
    * URL's mailbox segment and, when known, the mailbox's address and id.
    */
-  takeFault(route: 'token' | 'sendMail' | 'graph', mailboxKeys: string[]): Fault | undefined {
+  takeFault(route: 'token' | 'sendMail' | 'graph' | 'upload', mailboxKeys: string[]): Fault | undefined {
     const index = this.faults.findIndex((f) => {
-      const targetMatches = f.target === route || (f.target === 'graph' && route === 'sendMail');
+      const targetMatches = f.target === route || (f.target === 'graph' && (route === 'sendMail' || route === 'upload'));
       if (!targetMatches) return false;
-      if (f.mailbox === undefined) return true;
-      const wanted = f.mailbox.toLowerCase();
-      return mailboxKeys.some((k) => k.toLowerCase() === wanted);
+      if (f.mailbox !== undefined) {
+        const wanted = f.mailbox.toLowerCase();
+        if (!mailboxKeys.some((k) => k.toLowerCase() === wanted)) return false;
+      }
+      // A matching request let through still counts towards `after`.
+      if (f.skip > 0) {
+        f.skip -= 1;
+        return false;
+      }
+      return true;
     });
     if (index < 0) return undefined;
     const fault = this.faults[index];

@@ -1,14 +1,16 @@
 /** Input values → a validated Graph message. Nothing here talks to the network. */
 import type { InternetMessageHeader, Message } from '@microsoft/microsoft-graph-types';
-import { validationError } from './errors';
-import { prepareAttachments, toFileAttachment, type PreparedAttachment } from './attachments';
+import { MailError, validationError } from './errors';
+import { payloadAttachment, prepareAttachments } from './attachments';
 import { domainOf, parseRecipients, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
-import type { BodyFormat, ComposedMail, Importance, MailInput } from './types';
+import type { BodyFormat, ComposedMail, Importance, MailInput, PreparedAttachment } from './types';
 
 /** Graph's cap on To + Cc + Bcc. */
 export const GRAPH_MAX_RECIPIENTS = 500;
 /** Graph's cap on custom internet message headers. */
 export const GRAPH_MAX_HEADERS = 5;
+/** Graph's largest message (upload-session path); tenants often set less (35 MB by default). */
+export const GRAPH_MAX_MESSAGE_BYTES = 150 * 1024 * 1024;
 
 export interface ComposeRules {
   bodyFormat: BodyFormat;
@@ -32,37 +34,64 @@ export function composeMail(input: MailInput, rules: ComposeRules): ComposedMail
   checkRecipients(to, cc, bcc, rules);
 
   const attachments: PreparedAttachment[] = prepareAttachments(input.attachments);
-  const { content, bodyAttachment } = bodyContent(input.body, input.filename);
-  if (bodyAttachment) attachments.unshift(bodyAttachment);
+  const payloadIsFile = Buffer.isBuffer(input.body);
+  const rawHeaders = headerEntries(input.headers);
+  // node-red-node-email takes a Buffer payload's type from msg.headers["content-type"] (what an
+  // `http request` node leaves there); that entry is then not a header of the mail.
+  const typeEntry = payloadIsFile ? rawHeaders.find(([name]) => name.toLowerCase() === 'content-type') : undefined;
+  const headers = headersOf(typeEntry ? rawHeaders.filter((e) => e !== typeEntry) : rawHeaders);
+  let content: string;
+  if (payloadIsFile) {
+    // As node-red-node-email: a Buffer payload is a file; msg.description is then the text.
+    attachments.unshift(payloadAttachment(input.body as Buffer, input.filename, typeEntry?.[1]));
+    content = input.description === undefined || input.description === null ? '' : textOf(input.description, 'description');
+  } else {
+    content = input.body === undefined || input.body === null ? '' : textOf(input.body, 'body');
+  }
+  checkSize(attachments, content);
 
-  const subject = subjectOf(input.subject);
+  // msg.title is node-red-node-email's subject when there is no msg.topic.
+  const subject = subjectOf(input.subject === undefined || input.subject === null ? input.title : input.subject);
   const html = rules.bodyFormat === 'html' || (rules.bodyFormat === 'auto' && looksLikeHtml(content));
-  const message: Message = {
+  const fields: Message = {
     subject,
     body: { contentType: html ? 'html' : 'text', content },
     toRecipients: toGraphRecipients(to),
   };
-  if (cc.length) message.ccRecipients = toGraphRecipients(cc);
-  if (bcc.length) message.bccRecipients = toGraphRecipients(bcc);
-  if (replyTo.length) message.replyTo = toGraphRecipients(replyTo);
+  if (cc.length) fields.ccRecipients = toGraphRecipients(cc);
+  if (bcc.length) fields.bccRecipients = toGraphRecipients(bcc);
+  if (replyTo.length) fields.replyTo = toGraphRecipients(replyTo);
   const importance = importanceOf(input.importance, input.priority) ?? rules.importance;
-  if (importance !== 'normal') message.importance = importance;
-  const headers = headersOf(input.headers);
-  if (headers.length) message.internetMessageHeaders = headers;
-  if (isTrue(input.requestReadReceipt)) message.isReadReceiptRequested = true;
-  if (isTrue(input.requestDeliveryReceipt)) message.isDeliveryReceiptRequested = true;
+  if (importance !== 'normal') fields.importance = importance;
+  if (headers.length) fields.internetMessageHeaders = headers;
+  if (isTrue(input.requestReadReceipt)) fields.isReadReceiptRequested = true;
+  if (isTrue(input.requestDeliveryReceipt)) fields.isDeliveryReceiptRequested = true;
   const categories = categoriesOf(input.categories);
-  if (categories.length) message.categories = categories;
-  if (attachments.length) message.attachments = attachments.map(toFileAttachment);
+  if (categories.length) fields.categories = categories;
 
   return {
-    message,
+    fields,
+    attachments,
     to: to.map((a) => a.address),
     cc: cc.map((a) => a.address),
     bcc: bcc.map((a) => a.address),
     subject,
     attachmentCount: attachments.length,
   };
+}
+
+/** Over Graph's 150 MB nothing can send the mail: refused before any request. */
+function checkSize(attachments: readonly PreparedAttachment[], content: string): void {
+  const size = attachments.reduce((sum, a) => sum + a.bytes.length, Buffer.byteLength(content));
+  if (size > GRAPH_MAX_MESSAGE_BYTES) {
+    throw new MailError({
+      category: 'size',
+      code: 'MessageTooLarge',
+      messageKey: 'messageOverGraphLimit',
+      hintKey: 'messageOverGraphLimit',
+      params: { size, max: GRAPH_MAX_MESSAGE_BYTES },
+    });
+  }
 }
 
 function checkRecipients(to: ParsedAddress[], cc: ParsedAddress[], bcc: ParsedAddress[], rules: ComposeRules): void {
@@ -80,21 +109,18 @@ function checkRecipients(to: ParsedAddress[], cc: ParsedAddress[], bcc: ParsedAd
   }
 }
 
-function bodyContent(body: unknown, filename: unknown): { content: string; bodyAttachment?: PreparedAttachment } {
-  if (body === undefined || body === null) return { content: '' };
-  if (typeof body === 'string') return { content: body };
-  if (Buffer.isBuffer(body)) {
-    // As node-red-node-email: a Buffer payload is a file, named by msg.filename.
-    const [attachment] = prepareAttachments({ filename: typeof filename === 'string' && filename ? filename : 'attachment.bin', content: body });
-    return { content: '', bodyAttachment: attachment };
-  }
-  if (typeof body === 'number' || typeof body === 'boolean' || typeof body === 'bigint') return { content: String(body) };
+/** Text of a body value: strings as they are, numbers and booleans as text, objects as readable JSON. */
+function textOf(body: unknown, field: string): string {
+  if (typeof body === 'string') return body;
+  if (typeof body === 'number' || typeof body === 'boolean' || typeof body === 'bigint') return String(body);
   // Objects are sent as readable JSON rather than "[object Object]".
   try {
-    return { content: JSON.stringify(body, null, 2) };
+    const json = JSON.stringify(body, null, 2);
+    if (typeof json === 'string') return json;
   } catch {
-    throw validationError('InvalidBody', 'bodyNotSerialisable', { field: 'body' }, 'fixInput');
+    // falls through to the error below
   }
+  throw validationError('InvalidBody', 'bodyNotSerialisable', { field }, 'fixInput');
 }
 
 function subjectOf(value: unknown): string {
@@ -129,18 +155,25 @@ function importanceOf(importance: unknown, priority: unknown): Importance | unde
   return undefined;
 }
 
-function headersOf(value: unknown): InternetMessageHeader[] {
+function headerEntries(value: unknown): Array<[string, unknown]> {
   if (value === undefined || value === null) return [];
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value)) {
     throw validationError('InvalidHeader', 'headersNotObject', { field: 'headers' }, 'invalidHeader');
   }
-  const entries = Object.entries(value as Record<string, unknown>);
+  return Object.entries(value as Record<string, unknown>);
+}
+
+function headersOf(entries: Array<[string, unknown]>): InternetMessageHeader[] {
   if (entries.length > GRAPH_MAX_HEADERS) {
     throw validationError('TooManyHeaders', 'tooManyHeaders', { field: 'headers', count: entries.length, max: GRAPH_MAX_HEADERS }, 'invalidHeader');
   }
   return entries.map(([name, raw]) => {
     if (!/^x-[A-Za-z0-9-]+$/i.test(name)) throw validationError('InvalidHeader', 'headerName', { field: 'headers', value: shorten(name) }, 'invalidHeader');
-    const headerValue = typeof raw === 'string' ? raw : String(raw);
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+      throw validationError('InvalidHeader', 'headerValueNotText', { field: 'headers', value: name }, 'invalidHeader');
+    }
+    const headerValue = String(raw);
+    // A line break would let the value start a header of its own (Bcc: ...).
     if (/[\r\n]/.test(headerValue)) throw validationError('InvalidHeader', 'headerValue', { field: 'headers', value: name }, 'invalidHeader');
     return { name, value: headerValue };
   });

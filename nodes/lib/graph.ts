@@ -1,7 +1,7 @@
 /** Graph mail calls on the connection's axios instance, with Graph's error JSON turned into MailError. */
 import { randomUUID } from 'node:crypto';
 import type { AxiosInstance, AxiosResponse } from 'axios';
-import type { Message } from '@microsoft/microsoft-graph-types';
+import type { FileAttachment, Message } from '@microsoft/microsoft-graph-types';
 import { MailError, graphError, networkError } from './errors';
 import { flatHeaders, retryAfterSeconds, transportFailure } from './http';
 
@@ -15,6 +15,54 @@ export interface GraphCallResult {
 /** Graph refuses requests over 4 MB with 413; checked here so a large mail is not uploaded in vain. */
 export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/** A draft created by `POST /users/{sender}/messages`. */
+export interface DraftResult extends GraphCallResult {
+  id: string;
+}
+
+/** What createUploadSession needs to know of one file (`AttachmentItem`). */
+export interface UploadItem {
+  name: string;
+  size: number;
+  contentType: string;
+  isInline: boolean;
+  contentId?: string;
+}
+
+export interface UploadSessionResult extends GraphCallResult {
+  /** Pre-authenticated: its query holds a credential, so it never goes into a log or an error. */
+  uploadUrl: string;
+}
+
+export interface ChunkResult {
+  /** True when the server has the whole file (201). */
+  complete: boolean;
+  /** Where the server wants the next bytes from (`nextExpectedRanges[0]`'s start), when it said. */
+  nextStart?: number;
+}
+
+interface RequestOptions {
+  method: 'POST' | 'PUT' | 'DELETE';
+  url: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  /** Undefined for pre-authenticated upload URLs: no Authorization header goes there. */
+  token?: string;
+  timeoutMs: number;
+  /**
+   * Whether a lost answer leaves the mail's fate unknown. Only the sending calls (sendMail, send)
+   * can deliver mail; a draft step that fails in flight has sent nothing.
+   */
+  sends: boolean;
+  /** Aborts the request (the end of a shutdown's grace period). */
+  signal?: AbortSignal;
+}
+
+interface GraphResponse extends GraphCallResult {
+  status: number;
+  data: unknown;
+}
+
 interface GraphErrorBody {
   error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } };
 }
@@ -27,8 +75,9 @@ export class GraphClient {
   ) {}
 
   /**
-   * `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. `signal` aborts
-   * the request (shutdown after the grace period); the outcome is then unknown.
+   * `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. Every call takes
+   * an optional `signal` that aborts it (a shutdown's grace period ending); deleteDraft does not,
+   * as cleaning up must still happen then.
    */
   async sendMail(sender: string, message: Message, saveToSentItems: boolean, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
     const url = `${this.graphUrl}/v1.0/users/${userSegment(sender)}/sendMail`;
@@ -44,29 +93,96 @@ export class GraphClient {
         params: { size: bytes, max: GRAPH_MAX_REQUEST_BYTES },
       });
     }
-    return this.post(url, body, token, timeoutMs, signal);
+    return this.request({ method: 'POST', url, body, token, timeoutMs, signal, sends: true });
   }
 
-  private async post(url: string, body: string, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
+  /** `POST /users/{sender}/messages`: a draft of the message (with the attachments given in it). */
+  async createDraft(sender: string, message: Message, token: string, timeoutMs: number, signal?: AbortSignal): Promise<DraftResult> {
+    const url = `${this.messagesUrl(sender)}`;
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify(message), token, timeoutMs, signal, sends: false });
+    const id = (response.data as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string' || id === '') throw unexpectedAnswer(response);
+    return { id, requestId: response.requestId, clientRequestId: response.clientRequestId };
+  }
+
+  /** `POST /users/{sender}/messages/{id}/attachments`: one small file (base64 in JSON). */
+  async addAttachment(sender: string, messageId: string, attachment: FileAttachment, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
+    const url = `${this.messageUrl(sender, messageId)}/attachments`;
+    const { requestId, clientRequestId } = await this.request({ method: 'POST', url, body: JSON.stringify(attachment), token, timeoutMs, signal, sends: false });
+    return { requestId, clientRequestId };
+  }
+
+  /** `POST .../attachments/createUploadSession`: a pre-authenticated URL for one large file. */
+  async createUploadSession(sender: string, messageId: string, item: UploadItem, token: string, timeoutMs: number, signal?: AbortSignal): Promise<UploadSessionResult> {
+    const url = `${this.messageUrl(sender, messageId)}/attachments/createUploadSession`;
+    const attachmentItem: Record<string, unknown> = { attachmentType: 'file', name: item.name, size: item.size, contentType: item.contentType };
+    if (item.isInline) attachmentItem.isInline = true;
+    if (item.contentId) attachmentItem.contentId = item.contentId;
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify({ AttachmentItem: attachmentItem }), token, timeoutMs, signal, sends: false });
+    const uploadUrl = (response.data as { uploadUrl?: unknown } | undefined)?.uploadUrl;
+    if (typeof uploadUrl !== 'string' || !/^https:\/\//i.test(uploadUrl)) throw unexpectedAnswer(response);
+    return { uploadUrl, requestId: response.requestId, clientRequestId: response.clientRequestId };
+  }
+
+  /**
+   * `PUT uploadUrl` with raw bytes `start`..`start + chunk.length - 1` of `total`. No Authorization
+   * header: the URL carries its own credential, and a bearer token must not go to another host.
+   */
+  async putChunk(uploadUrl: string, chunk: Buffer, start: number, total: number, timeoutMs: number, signal?: AbortSignal): Promise<ChunkResult> {
+    const end = start + chunk.length - 1;
+    const response = await this.request({
+      method: 'PUT',
+      url: uploadUrl,
+      body: chunk,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes ${start}-${end}/${total}`, 'Content-Length': String(chunk.length) },
+      timeoutMs,
+      signal,
+      sends: false,
+    });
+    if (response.status === 201) return { complete: true };
+    const ranges = (response.data as { nextExpectedRanges?: unknown } | undefined)?.nextExpectedRanges;
+    const first = Array.isArray(ranges) && typeof ranges[0] === 'string' ? /^(\d+)-/.exec(ranges[0]) : null;
+    return first ? { complete: false, nextStart: Number(first[1]) } : { complete: false };
+  }
+
+  /** `POST /users/{sender}/messages/{id}/send`: the draft goes out (and to Sent Items). */
+  async sendDraft(sender: string, messageId: string, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
+    const url = `${this.messageUrl(sender, messageId)}/send`;
+    const { requestId, clientRequestId } = await this.request({ method: 'POST', url, token, timeoutMs, signal, sends: true });
+    return { requestId, clientRequestId };
+  }
+
+  /** `DELETE /users/{sender}/messages/{id}`: removes a draft that could not be completed. */
+  async deleteDraft(sender: string, messageId: string, token: string, timeoutMs: number): Promise<GraphCallResult> {
+    const url = this.messageUrl(sender, messageId);
+    const { requestId, clientRequestId } = await this.request({ method: 'DELETE', url, token, timeoutMs, sends: false });
+    return { requestId, clientRequestId };
+  }
+
+  private messagesUrl(sender: string): string {
+    return `${this.graphUrl}/v1.0/users/${userSegment(sender)}/messages`;
+  }
+
+  private messageUrl(sender: string, messageId: string): string {
+    return `${this.messagesUrl(sender)}/${encodeURIComponent(messageId)}`;
+  }
+
+  /** One Graph request; resolves on 2xx with the parsed answer, throws MailError otherwise. */
+  private async request(options: RequestOptions): Promise<GraphResponse> {
     const clientRequestId = randomUUID();
+    const headers: Record<string, string> = { 'client-request-id': clientRequestId, 'return-client-request-id': 'true', ...options.headers };
+    if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
+    if (typeof options.body === 'string') headers['Content-Type'] = 'application/json';
     let response: AxiosResponse<unknown>;
     try {
-      response = await this.http.post(url, body, {
-        headers: {
-          Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/json',
-          'client-request-id': clientRequestId,
-          'return-client-request-id': 'true',
-        },
-        timeout: timeoutMs,
-        signal,
-      });
+      response = await this.http.request({ method: options.method, url: options.url, data: options.body, headers, timeout: options.timeoutMs, signal: options.signal });
     } catch (err) {
-      throw networkError(transportFailure(err, url), 'graph', clientRequestId);
+      const failure = transportFailure(err, options.url);
+      throw networkError(options.sends ? failure : { ...failure, maybeSent: false }, 'graph', clientRequestId);
     }
-    const headers = flatHeaders(response.headers);
-    const requestId = headers['request-id'] ?? '';
-    if (response.status >= 200 && response.status < 300) return { requestId, clientRequestId };
+    const flat = flatHeaders(response.headers);
+    const requestId = flat['request-id'] ?? '';
+    if (response.status >= 200 && response.status < 300) return { status: response.status, data: response.data, requestId, clientRequestId };
     const data = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as GraphErrorBody;
     throw graphError(
       {
@@ -75,11 +191,25 @@ export class GraphClient {
         message: data.error?.message,
         requestId: requestId || data.error?.innerError?.['request-id'],
         clientRequestId,
-        retryAfterSeconds: retryAfterSeconds(headers['retry-after']),
+        retryAfterSeconds: retryAfterSeconds(flat['retry-after']),
       },
       this.secrets,
     );
   }
+}
+
+/** A 2xx answer without what Graph always sends (a draft id, an upload URL). */
+function unexpectedAnswer(response: GraphResponse): MailError {
+  return new MailError({
+    category: 'server',
+    code: 'UnexpectedAnswer',
+    messageKey: 'unexpectedAnswer',
+    hintKey: 'graphUnavailable',
+    params: { status: response.status },
+    status: response.status,
+    requestId: response.requestId,
+    clientRequestId: response.clientRequestId,
+  });
 }
 
 /** The user path segment: encoded, but `@` stays as written (RFC 3986 allows it; Graph's docs use it). */

@@ -11,6 +11,7 @@ import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
+import { deliver } from './upload-session';
 
 /** Graph: 4 concurrent requests per app and mailbox. */
 export const MAILBOX_CONCURRENCY = 4;
@@ -153,9 +154,9 @@ export class Mailer {
 
   private async attempt(job: SendJob, attempts: number): Promise<SendResult> {
     const token = await this.options.tokens.getToken();
-    let ids: { requestId: string; clientRequestId: string };
+    let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
     try {
-      ids = await this.options.graph.sendMail(this.options.sender, job.mail.message, job.saveToSentItems, token.token, job.timeoutMs, job.abort);
+      ids = await deliver(this.options.graph, this.options.sender, job, token, { renew: () => this.options.tokens.getToken() });
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
@@ -164,7 +165,7 @@ export class Mailer {
       }
       throw err;
     }
-    const { requestId, clientRequestId } = ids;
+    const { requestId, clientRequestId, path } = ids;
     return {
       status: 'sent',
       sender: this.options.sender,
@@ -173,7 +174,7 @@ export class Mailer {
       bcc: job.mail.bcc,
       subject: job.mail.subject,
       attachments: job.mail.attachmentCount,
-      path: 'sendMail',
+      path,
       requestId,
       clientRequestId,
       attempts,

@@ -71,11 +71,29 @@ export interface MailInput {
   requestReadReceipt?: unknown;
   requestDeliveryReceipt?: unknown;
   categories?: unknown;
+  /** msg.title: node-red-node-email's subject when msg.topic is absent. */
+  title?: unknown;
+  /** msg.description: node-red-node-email's body text when the payload is a Buffer (a file). */
+  description?: unknown;
 }
 
-/** What compose hands to the mailer: the Graph message and a plain summary for msg.email. */
+/** One attachment, validated, its bytes still a Buffer (base64 only when a request needs it). */
+export interface PreparedAttachment {
+  name: string;
+  contentType: string;
+  bytes: Buffer;
+  /** Set for inline attachments referenced as `cid:` in an HTML body. */
+  contentId?: string;
+}
+
+/**
+ * What compose hands to the mailer: the Graph message without its attachments, the attachments as
+ * Buffers (the send path decides how each travels), and a plain summary for msg.email.
+ */
 export interface ComposedMail {
-  message: Message;
+  /** Every message field except `attachments`. */
+  fields: Message;
+  attachments: PreparedAttachment[];
   to: string[];
   cc: string[];
   bcc: string[];

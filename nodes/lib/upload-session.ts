@@ -1,0 +1,242 @@
+/**
+ * Chooses how a composed mail travels and sends it:
+ * - `sendMail`: the whole message, attachments in base64, in one request while that request stays
+ *   within Graph's 4 MB;
+ * - `uploadSession`: a draft (`POST /users/{sender}/messages`) carrying the small attachments that
+ *   fit, the other small ones added one by one, each large file through an upload session as raw
+ *   slices of 3.75 MiB (views on the caller's Buffer: the file is neither copied nor encoded),
+ *   then `POST .../send`. Any failure before the send deletes the draft: nothing half-built stays.
+ * Each Graph step is its own GraphClient call, so a caller can put a retry policy around it.
+ */
+import type { Message } from '@microsoft/microsoft-graph-types';
+import { MailError, withHint } from './errors';
+import { fileAttachmentJsonBytes, toFileAttachment } from './attachments';
+import { GRAPH_MAX_REQUEST_BYTES, type GraphCallResult, type GraphClient } from './graph';
+import type { AccessToken } from './token';
+import type { ComposedMail, PreparedAttachment, SendPath } from './types';
+
+/** Graph refuses upload sessions for files under 3 MB; those travel in JSON instead. */
+export const UPLOAD_SESSION_MIN_BYTES = 3 * 1024 * 1024;
+/**
+ * Bytes per PUT: 12 × 320 KiB = 3.75 MiB. Under 4 MiB and under Graph's documented "less than
+ * 4 MB" however MB is counted, and a multiple of 320 KiB as Microsoft's upload APIs prefer.
+ */
+export const UPLOAD_CHUNK_BYTES = 12 * 320 * 1024;
+
+export interface DeliveryJob {
+  mail: ComposedMail;
+  saveToSentItems: boolean;
+  timeoutMs: number;
+  /** Aborts requests in flight (a shutdown's grace period ending); the draft is still deleted. */
+  abort?: AbortSignal;
+}
+
+export interface DeliveryResult extends GraphCallResult {
+  path: SendPath;
+}
+
+/** A fresh (possibly cached) token: a long upload may outlive the one the delivery started with. */
+export type TokenSource = () => Promise<AccessToken>;
+
+export type DeliveryStepName = 'sendMail' | 'createDraft' | 'addAttachment' | 'createUploadSession' | 'putChunk' | 'sendDraft' | 'deleteDraft';
+
+/**
+ * What a step is, so a caller can decide about retrying it: `sends` steps can deliver the mail
+ * (a retry after a lost answer can send it twice); `idempotent` steps leave the same state when
+ * repeated (a repeated addAttachment would attach the file twice).
+ */
+export interface DeliveryStep {
+  name: DeliveryStepName;
+  sends: boolean;
+  idempotent: boolean;
+}
+
+/** Runs one Graph call of the delivery; the place for a retry policy. The default just runs it. */
+export type StepRunner = <T>(step: DeliveryStep, call: () => Promise<T>) => Promise<T>;
+
+export interface DeliveryOptions {
+  renew?: TokenSource;
+  runStep?: StepRunner;
+}
+
+const STEPS: Readonly<Record<DeliveryStepName, DeliveryStep>> = {
+  sendMail: { name: 'sendMail', sends: true, idempotent: false },
+  createDraft: { name: 'createDraft', sends: false, idempotent: false },
+  addAttachment: { name: 'addAttachment', sends: false, idempotent: false },
+  createUploadSession: { name: 'createUploadSession', sends: false, idempotent: false },
+  // The same range again is refused or ignored by the upload URL: the file cannot end up twice.
+  putChunk: { name: 'putChunk', sends: false, idempotent: true },
+  sendDraft: { name: 'sendDraft', sends: true, idempotent: false },
+  deleteDraft: { name: 'deleteDraft', sends: false, idempotent: true },
+};
+
+const runDirectly: StepRunner = (_step, call) => call();
+
+/** Bytes of the sendMail request body for this mail, computed without base64-encoding anything. */
+export function sendMailRequestBytes(mail: ComposedMail, saveToSentItems: boolean): number {
+  const fields = JSON.stringify(saveToSentItems ? { message: mail.fields } : { message: mail.fields, saveToSentItems: false });
+  if (mail.attachments.length === 0) return Buffer.byteLength(fields);
+  // `"attachments":[...]` inside the message object: key, brackets, commas, then each attachment.
+  const list = mail.attachments.reduce((sum, a) => sum + fileAttachmentJsonBytes(a), 0) + (mail.attachments.length - 1);
+  return Buffer.byteLength(fields) + Buffer.byteLength(',"attachments":[]') + list;
+}
+
+/** The path a mail takes: decided by the size of the sendMail request it would make. */
+export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPath {
+  return sendMailRequestBytes(mail, saveToSentItems) <= GRAPH_MAX_REQUEST_BYTES ? 'sendMail' : 'uploadSession';
+}
+
+/**
+ * Sends one mail by the path its size calls for; resolves with the ids of the request that sent it.
+ * `token` is used for the first call; `options.renew`, when given, is asked again before later
+ * steps; `options.runStep` runs each Graph call (by default, once).
+ */
+export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, options: DeliveryOptions = {}): Promise<DeliveryResult> {
+  const { mail } = job;
+  const runStep = options.runStep ?? runDirectly;
+  if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
+    const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
+    const ids = await runStep(STEPS.sendMail, () => graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort));
+    return { ...ids, path: 'sendMail' };
+  }
+  return new UploadDelivery(graph, sender, job, token, options.renew, runStep).run();
+}
+
+class UploadDelivery {
+  private draftId?: string;
+  private current: AccessToken;
+
+  constructor(
+    private readonly graph: GraphClient,
+    private readonly sender: string,
+    private readonly job: DeliveryJob,
+    token: AccessToken,
+    private readonly renew: TokenSource | undefined,
+    private readonly runStep: StepRunner,
+  ) {
+    this.current = token;
+  }
+
+  async run(): Promise<DeliveryResult> {
+    const { fields, attachments } = this.job.mail;
+    const large = attachments.filter((a) => a.bytes.length >= UPLOAD_SESSION_MIN_BYTES);
+    const small = attachments.filter((a) => a.bytes.length < UPLOAD_SESSION_MIN_BYTES);
+    const { inDraft, separate } = packSmall(fields, small);
+    const timeoutMs = this.job.timeoutMs;
+    const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
+    let draftId: string;
+    try {
+      draftId = (await this.runStep(STEPS.createDraft, () => this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.abort))).id;
+    } catch (err) {
+      throw this.explain(err);
+    }
+    this.draftId = draftId;
+    let step = '';
+    try {
+      for (const a of separate) {
+        step = `addAttachment ${a.name}`;
+        const token = await this.token();
+        await this.runStep(STEPS.addAttachment, () => this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs, this.job.abort));
+      }
+      for (const a of large) {
+        step = `upload ${a.name}`;
+        await this.upload(draftId, a);
+      }
+    } catch (err) {
+      await this.discard();
+      throw this.explain(err, step);
+    }
+    let sent: GraphCallResult;
+    try {
+      const token = await this.token();
+      sent = await this.runStep(STEPS.sendDraft, () => this.graph.sendDraft(this.sender, draftId, token, timeoutMs, this.job.abort));
+    } catch (err) {
+      // If the send may have happened, the draft may now be the Sent Items copy: leave it alone.
+      if (err instanceof MailError && err.category === 'unknown-outcome') throw err;
+      await this.discard();
+      throw this.explain(err, 'send');
+    }
+    return { ...sent, path: 'uploadSession' };
+  }
+
+  /** One file through its own upload session, in slices that are views on the caller's Buffer. */
+  private async upload(draftId: string, a: PreparedAttachment): Promise<void> {
+    const timeoutMs = this.job.timeoutMs;
+    const total = a.bytes.length;
+    const token = await this.token();
+    const item = { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId };
+    const session = await this.runStep(STEPS.createUploadSession, () => this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs, this.job.abort));
+    let start = 0;
+    while (start < total) {
+      const chunk = a.bytes.subarray(start, Math.min(start + UPLOAD_CHUNK_BYTES, total));
+      const from = start;
+      const result = await this.runStep(STEPS.putChunk, () => this.graph.putChunk(session.uploadUrl, chunk, from, total, timeoutMs, this.job.abort));
+      if (result.complete) return;
+      // Graph says where it wants to continue; without that, the next slice follows this one.
+      const next = result.nextStart ?? start + chunk.length;
+      if (next <= start || next > total) throw incompleteUpload(a.name);
+      start = next;
+    }
+    // Every byte was accepted (an upload URL that answers the last PUT with 200, not 201).
+  }
+
+  private async token(): Promise<string> {
+    if (this.renew) this.current = await this.renew();
+    return this.current.token;
+  }
+
+  /** Best effort: the error that made us stop is what the user needs to see, not this one's. */
+  private async discard(): Promise<void> {
+    if (this.draftId === undefined) return;
+    const id = this.draftId;
+    this.draftId = undefined;
+    try {
+      const token = await this.token();
+      await this.runStep(STEPS.deleteDraft, () => this.graph.deleteDraft(this.sender, id, token, this.job.timeoutMs));
+    } catch {
+      // An unsent draft may stay behind; the send itself failed either way.
+    }
+  }
+
+  /**
+   * Refusals of the draft steps for lack of Mail.ReadWrite say so; a failure after the draft was
+   * made says which step failed and that the draft was deleted (nothing was sent).
+   */
+  private explain(err: unknown, step?: string): unknown {
+    if (!(err instanceof MailError)) return err;
+    let out = err;
+    if (step !== undefined) {
+      out = new MailError({ ...err, messageKey: 'largeMailFailed', params: { ...err.params, step } });
+      out.attempts = err.attempts;
+    }
+    // With roles known to include Mail.ReadWrite, a 403 has another cause (RBAC scope).
+    if (out.category === 'permission' && out.status === 403 && !this.current.roles?.includes('Mail.ReadWrite')) {
+      return withHint(out, 'permission', 'needsMailReadWrite');
+    }
+    return out;
+  }
+}
+
+/**
+ * Small attachments in the draft's own JSON while it stays under Graph's request limit; the rest
+ * are added one per request (each is under 3 MB, so under 4 MB in base64).
+ */
+function packSmall(fields: Message, small: PreparedAttachment[]): { inDraft: PreparedAttachment[]; separate: PreparedAttachment[] } {
+  let size = Buffer.byteLength(JSON.stringify(fields)) + Buffer.byteLength(',"attachments":[]');
+  const inDraft: PreparedAttachment[] = [];
+  const separate: PreparedAttachment[] = [];
+  for (const a of small) {
+    const cost = fileAttachmentJsonBytes(a) + 1;
+    if (size + cost <= GRAPH_MAX_REQUEST_BYTES) {
+      inDraft.push(a);
+      size += cost;
+    } else {
+      separate.push(a);
+    }
+  }
+  return { inDraft, separate };
+}
+
+function incompleteUpload(name: string): MailError {
+  return new MailError({ category: 'server', code: 'UploadIncomplete', messageKey: 'uploadIncomplete', hintKey: 'graphUnavailable', params: { value: name } });
+}
