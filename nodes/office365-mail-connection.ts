@@ -9,6 +9,7 @@ import { ConnectionRuntime, testConnection } from './lib/connection';
 import type { MailError } from './lib/errors';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
 import { errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
+import { USAGE_TOPIC, UsageFeed, watchMailer } from './usage-feed';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
@@ -17,6 +18,8 @@ const UNCHANGED_PASSWORD = '__PWRD__';
 
 export = function register(RED: NodeAPI): void {
   const connections = new Set<ConnectionNode>();
+  // Open editors (the Usage Data sidebar) hear of every change without polling.
+  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageData());
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
@@ -31,13 +34,17 @@ export = function register(RED: NodeAPI): void {
       // MSAL's own log lines (PII off, secrets redacted) go to debug: every failure that matters
       // already reaches the user, classified, through the email task.
       this.runtime = new ConnectionRuntime(settings, (level, message) => this.debug(`MSAL ${level}: ${message}`));
+      watchMailer(this.runtime.mailer, () => feed.changed());
     } else {
       for (const problem of problems) this.error(problemText(RED._, problem));
     }
     connections.add(this);
+    feed.changed();
 
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
+      if (connections.size === 0) feed.flush();
+      else feed.changed();
       const runtime = this.runtime;
       this.runtime = undefined;
       if (!runtime) return done();
@@ -49,7 +56,7 @@ export = function register(RED: NodeAPI): void {
     credentials: { clientSecret: { type: 'password' } },
   });
 
-  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
+  function usageData(): { connections: unknown[] } {
     const list = [...connections].map((node) => {
       const snapshot = node.runtime?.mailer.snapshot();
       return {
@@ -63,7 +70,11 @@ export = function register(RED: NodeAPI): void {
         recentFailures: (snapshot?.recentFailures ?? []).map((f) => ({ ...f, ...errorText(RED._, f) })),
       };
     });
-    res.json({ connections: list });
+    return { connections: list };
+  }
+
+  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
+    res.json(usageData());
   });
 
   RED.httpAdmin.post(
