@@ -255,7 +255,12 @@ async function scenario(): Promise<void> {
   await trigger({ to: 'ada@example.com', subject: 'Again', body: 'x' });
   await page.locator('.o365-usage-failure[data-category="auth"]').nth(1).waitFor();
   await failure.first().locator('a.o365-usage-reveal').click();
-  await node(taskId).locator('.red-ui-flow-node.selected, .red-ui-flow-node-highlighted').first().waitFor();
+  // Node-RED 4 flashes the revealed node, Node-RED 5 also selects it.
+  await page.waitForFunction((id) => {
+    const RED = (window as unknown as { RED: { nodes: { node: (i: string) => { highlighted?: boolean; selected?: boolean } | null } } }).RED;
+    const n = RED.nodes.node(id);
+    return Boolean(n && (n.highlighted || n.selected));
+  }, taskId);
   await screenshot('usage-data-live-update-and-reveal');
 
   // Nothing secret reached the editor, the flows or the log.
