@@ -138,6 +138,24 @@ test('from the palette to a sent mail, and a wrong secret found in Usage Data', 
   }
 });
 
+/** A fresh email task dragged beside the endpoint, its dialog open on the Authorisation tab. */
+async function newTaskDialog(): Promise<string> {
+  const before = await page.evaluate(() => (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED.nodes.filterNodes({ type: 'email-task' }).map((n) => n.id));
+  const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="email-task"]');
+  await paletteNode.scrollIntoViewIfNeeded();
+  const httpIn = await centre(node('b0000000000000b1'));
+  await drag(paletteNode, { x: httpIn.x + 240, y: httpIn.y + 200 });
+  const id = await page
+    .waitForFunction((known) => {
+      const RED = (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED;
+      return RED.nodes.filterNodes({ type: 'email-task' }).map((n) => n.id).find((i) => !known.includes(i));
+    }, before)
+    .then((h) => h.jsonValue() as Promise<string>);
+  await node(id).dblclick();
+  await page.click('#email-task-tabs a[href="#email-task-tab-authorisation"]');
+  return id;
+}
+
 async function scenario(): Promise<void> {
   await page.goto(nodeRed.url);
   await page.locator('g.red-ui-flow-node-group[id="b0000000000000b1"]').waitFor();
@@ -269,3 +287,77 @@ async function scenario(): Promise<void> {
   const html = await page.content();
   expect(findLeaks([flows.data, usage.data, html, nodeRed.log()], [SANDBOX.clientSecret, WRONG_SECRET, ...sandbox.issuedTokens()])).toEqual([]);
 }
+
+test('Test connection explains a token without roles, a refused secret and missing fields; the key clash is named', async () => {
+  await page.goto(nodeRed.url);
+  await node('b0000000000000b1').waitFor();
+  await newTaskDialog();
+  await page.click('#node-input-btn-connection-add');
+  await page.locator('#node-config-input-key').waitFor();
+  const result = page.locator('#office365-mail-connection-test-result');
+
+  // Nothing filled in: the problems are listed, nothing is asked of Entra ID.
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
+  await shows(result, 'not complete');
+  await screenshot('test-connection-incomplete');
+
+  // The key of the connection the first test made: the clash is named under the field.
+  await page.fill('#node-config-input-key', 'sandbox');
+  await shows(page.locator('.office365-mail-connection-key-warning'), 'already uses the key');
+  await page.fill('#node-config-input-key', 'no-consent');
+  await page.locator('.office365-mail-connection-key-warning').waitFor({ state: 'hidden' });
+
+  // An app without admin consent: a token, but no roles.
+  await page.fill('#node-config-input-tenantId', SANDBOX.tenantDomain);
+  await page.fill('#node-config-input-applicationId', SANDBOX.noConsentApplicationId);
+  await page.fill('#node-config-input-clientSecret', SANDBOX.noConsentClientSecret);
+  await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+  await page.selectOption('#node-config-input-cloud', 'custom');
+  await page.fill('#node-config-input-loginUrl', sandbox.url);
+  await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
+  await shows(result, 'Roles: none');
+  await shows(result, 'admin consent is missing');
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-no-roles');
+
+  // The secret's ID instead of its Value: Entra's refusal, classified, with the hint.
+  await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+  await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecretId);
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
+  await shows(result, 'AADSTS7000215');
+  await shows(result, "secret's ID instead of its Value");
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-wrong-secret');
+  await page.click('#node-config-dialog-cancel');
+  await page.click('#node-dialog-cancel');
+});
+
+test.each([
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Nutzungsdaten'],
+  ['ja-JP', '接続をテスト', '認可', '使用状況'],
+])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageLabel) => {
+  const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
+  const previous = page;
+  page = await context.newPage();
+  try {
+    await page.goto(nodeRed.url);
+    await node('b0000000000000b1').waitFor();
+    await openSidebar('office365-mail-usage');
+    await shows(page.locator('#red-ui-tab-office365-mail-usage'), usageLabel);
+    await newTaskDialog();
+    await shows(page.locator('#email-task-tabs'), authTab);
+    await page.click('#node-input-btn-connection-add');
+    await shows(page.locator('#office365-mail-connection-test'), testButton);
+    await screenshot(`editor-${locale}`);
+  } catch (err) {
+    await screenshot(`editor-${locale}-failure`);
+    throw err;
+  } finally {
+    await context.close();
+    page = previous;
+  }
+});
