@@ -296,6 +296,16 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.locator('#node-config-input-key').waitFor();
   const result = page.locator('#office365-mail-connection-test-result');
 
+  // Certificate sign-in shows the certificate and key instead of the secret, and back.
+  expect(await page.locator('#node-config-input-certificate').isVisible()).toBe(false);
+  await page.selectOption('#node-config-input-authMethod', 'certificate');
+  await page.locator('#node-config-input-certificatePrivateKey').waitFor();
+  expect(await page.locator('#node-config-input-clientSecret').isVisible()).toBe(false);
+  await page.locator('#node-config-input-caBundle').scrollIntoViewIfNeeded();
+  await screenshot('connection-certificate-proxy-ca');
+  await page.selectOption('#node-config-input-authMethod', 'secret');
+  await page.locator('#node-config-input-clientSecret').waitFor();
+
   // Nothing filled in: the problems are listed, nothing is asked of Entra ID.
   await page.click('#office365-mail-connection-test');
   await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
@@ -337,9 +347,9 @@ test('Test connection explains a token without roles, a refused secret and missi
 });
 
 test.each([
-  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Nutzungsdaten'],
-  ['ja-JP', '接続をテスト', '認可', '使用状況'],
-])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageLabel) => {
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Die Zählerstände liegen im Speicher'],
+  ['ja-JP', '接続をテスト', '認可', 'カウントはメモリ上に保持'],
+])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageNote) => {
   const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
   const previous = page;
   page = await context.newPage();
@@ -347,7 +357,7 @@ test.each([
     await page.goto(nodeRed.url);
     await node('b0000000000000b1').waitFor();
     await openSidebar('office365-mail-usage');
-    await shows(page.locator('#red-ui-tab-office365-mail-usage'), usageLabel);
+    await shows(page.locator('.o365-usage-note'), usageNote);
     await newTaskDialog();
     await shows(page.locator('#email-task-tabs'), authTab);
     await page.click('#node-input-btn-connection-add');
