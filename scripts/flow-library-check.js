@@ -61,6 +61,9 @@ async function main() {
     console.log(`  N02 covered ${JSON.stringify(parsed)}: the email-task editor definition was not read`);
     failures.push('N02');
   }
+  if (failures.includes('P03')) {
+    console.log('  P03 needs "repository" (or "bugs") in package.json: the URL of the project\'s real repository or issue tracker');
+  }
   if (failures.length) {
     console.error(`Flow Library checks failed: ${failures.join(', ')}`);
     process.exit(1);
