@@ -9,6 +9,7 @@ import { ConnectionRuntime, testConnection } from './lib/connection';
 import type { MailError } from './lib/errors';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
 import { closeGraceMs, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
+import { USAGE_TOPIC, UsageFeed } from './usage-feed';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
@@ -29,6 +30,8 @@ const UNCHANGED_PASSWORD = '__PWRD__';
 
 export = function register(RED: NodeAPI): void {
   const connections = new Set<ConnectionNode>();
+  // Open editors (the Usage Data sidebar) hear of every change without polling.
+  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageData());
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
@@ -42,14 +45,21 @@ export = function register(RED: NodeAPI): void {
     if (settings) {
       // MSAL's own log lines (PII off, secrets redacted) go to debug: every failure that matters
       // already reaches the user, classified, through the email task.
-      this.runtime = new ConnectionRuntime(settings, (level, message) => this.debug(`MSAL ${level}: ${message}`));
+      this.runtime = new ConnectionRuntime(
+        settings,
+        (level, message) => this.debug(`MSAL ${level}: ${message}`),
+        () => feed.changed(),
+      );
     } else {
       for (const problem of problems) this.error(problemText(RED._, problem));
     }
     connections.add(this);
+    feed.changed();
 
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
+      if (connections.size === 0) feed.flush();
+      else feed.changed();
       const runtime = this.runtime;
       this.runtime = undefined;
       if (!runtime) return done();
@@ -67,7 +77,7 @@ export = function register(RED: NodeAPI): void {
     },
   });
 
-  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
+  function usageData(): { connections: unknown[] } {
     const list = [...connections].map((node) => {
       const snapshot = node.runtime?.mailer.snapshot();
       return {
@@ -81,7 +91,11 @@ export = function register(RED: NodeAPI): void {
         recentFailures: (snapshot?.recentFailures ?? []).map((f) => ({ ...f, ...errorText(RED._, f) })),
       };
     });
-    res.json({ connections: list });
+    return { connections: list };
+  }
+
+  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
+    res.json(usageData());
   });
 
   RED.httpAdmin.post(

@@ -12,11 +12,11 @@ export class ConnectionRuntime {
   readonly tokens: TokenProvider;
   private readonly http: HttpClient;
 
-  constructor(readonly settings: ConnectionSettings, log?: LogSink) {
+  constructor(readonly settings: ConnectionSettings, log?: LogSink, onUsageChange?: () => void) {
     this.http = createHttpClient(settings);
     this.tokens = new TokenProvider(settings, this.http, log);
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
-    this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize });
+    this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize, onUsageChange });
   }
 
   /**

@@ -43,6 +43,8 @@ export interface MailerOptions {
   graph: GraphClient;
   tokens: TokenProvider;
   queueSize: number;
+  /** Called after the usage counts changed (the editor's Usage Data view is fed from it). */
+  onUsageChange?: () => void;
 }
 
 /** Per mail: what happened across its tries. */
@@ -76,12 +78,14 @@ export class Mailer {
       if (tries.throttled) this.usage.recordThrottled();
       if (tries.attempts > 1) this.usage.recordRetry();
       this.usage.recordSent(new Date(result.sentAt));
+      this.options.onUsageChange?.();
       return result;
     } catch (err) {
       const error = asMailError(err, this.options.queueSize, tries.attempts);
       if (tries.throttled || error.category === 'throttled') this.usage.recordThrottled();
       if (tries.attempts > 1) this.usage.recordRetry();
       this.usage.recordFailure(job.node, error);
+      this.options.onUsageChange?.();
       throw error;
     }
   }
@@ -89,6 +93,7 @@ export class Mailer {
   /** A mail refused before it reached the mailer (bad input): counted all the same. */
   recordRejected(node: NodeRef, error: MailError): void {
     this.usage.recordFailure(node, error);
+    this.options.onUsageChange?.();
   }
 
   /** Counts of this connection for the usage view. */

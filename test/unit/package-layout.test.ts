@@ -7,7 +7,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
   name: string;
   files: string[];
   keywords: string[];
-  'node-red': { version: string; nodes: Record<string, string> };
+  'node-red': { version: string; nodes: Record<string, string>; plugins?: Record<string, string> };
 };
 
 describe('package layout', () => {
@@ -36,6 +36,19 @@ describe('package layout', () => {
     }
     for (const [, icon] of html.matchAll(/icon:\s*["']([^"']+)["']/g)) {
       expect(fs.existsSync(path.join(dir, 'icons', icon))).toBe(true);
+    }
+  });
+
+  // The Usage Data sidebar is an editor-only plugin: Node-RED reads its .html and locales/ from
+  // beside the path package.json names (there is no runtime .js to load).
+  it.each(Object.entries(pkg['node-red'].plugins ?? {}))('plugin %s has its .html and locales in dist', (name, file) => {
+    const dir = path.dirname(path.join(root, file));
+    const base = path.basename(file, '.js');
+    expect(base).toBe(name);
+    const html = fs.readFileSync(path.join(dir, `${base}.html`), 'utf8');
+    expect(html).toContain(`RED.plugins.registerPlugin("${name}"`);
+    for (const lang of fs.readdirSync(path.join(dir, 'locales'))) {
+      expect(fs.existsSync(path.join(dir, 'locales', lang, `${base}.json`))).toBe(true);
     }
   });
 });

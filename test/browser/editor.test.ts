@@ -1,0 +1,373 @@
+/**
+ * The editor in a real browser (Debian's Chromium driven by playwright-core), against Node-RED with
+ * the packed tarball installed and the sandbox running: a new user's path from the palette to a
+ * sent mail, then a wrong secret found in the Usage Data sidebar. Screenshots of every step go to
+ * test-output/browser/. Nothing waits on time: every step waits on a selector, a response or the log.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import axios from 'axios';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { startSandbox, type Sandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox/config';
+import { findLeaks } from '../support/leaks';
+import { startPackedNodeRed, type RunningNodeRed } from './node-red';
+
+jest.setTimeout(300_000);
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', process.env.NODE_RED_JS ? 'node-red-alt' : 'node-red');
+const WRONG_SECRET = 'not-the-secret-value';
+const ENDPOINT = '/browser-mail';
+
+let sandbox: Sandbox;
+let nodeRed: RunningNodeRed;
+let browser: Browser;
+let page: Page;
+let shot = 0;
+
+/** The flow a user already has: an endpoint whose answer and debug output wait for an email task. */
+const startingFlow = [
+  { id: 'b0000000000000a1', type: 'tab', label: 'Mail from HTTP' },
+  { id: 'b0000000000000b1', type: 'http in', z: 'b0000000000000a1', name: 'POST /browser-mail', url: ENDPOINT, method: 'post', upload: false, x: 130, y: 120, wires: [[]] },
+  {
+    id: 'b0000000000000b2', type: 'change', z: 'b0000000000000a1', name: 'sent: answer msg.email',
+    rules: [{ t: 'set', p: 'payload', pt: 'msg', to: 'email', tot: 'msg' }], x: 620, y: 80, wires: [['b0000000000000b4', 'b0000000000000b5']],
+  },
+  {
+    id: 'b0000000000000b3', type: 'change', z: 'b0000000000000a1', name: 'failed: answer msg.error',
+    rules: [
+      { t: 'set', p: 'payload', pt: 'msg', to: 'error', tot: 'msg' },
+      { t: 'set', p: 'statusCode', pt: 'msg', to: '502', tot: 'num' },
+    ],
+    x: 620, y: 180, wires: [['b0000000000000b4', 'b0000000000000b5']],
+  },
+  { id: 'b0000000000000b4', type: 'http response', z: 'b0000000000000a1', name: '', statusCode: '', headers: {}, x: 870, y: 120, wires: [] },
+  { id: 'b0000000000000b5', type: 'debug', z: 'b0000000000000a1', name: 'result', active: true, tosidebar: true, console: false, tostatus: false, complete: 'payload', targetType: 'msg', x: 870, y: 200, wires: [] },
+];
+
+async function screenshot(name: string): Promise<void> {
+  shot++;
+  await page.screenshot({ path: path.join(SHOTS, `${String(shot).padStart(2, '0')}-${name}.png`) });
+}
+
+function node(id: string): Locator {
+  return page.locator(`g.red-ui-flow-node-group[id="${id}"]`);
+}
+
+async function centre(locator: Locator): Promise<{ x: number; y: number }> {
+  const box = await locator.boundingBox();
+  if (!box) throw new Error('element not visible');
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+/** Drags with the mouse, as a user does (jQuery UI and the view both listen to mouse events). */
+async function drag(from: Locator, to: { x: number; y: number }): Promise<void> {
+  const start = await centre(from);
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  await page.mouse.move(start.x + 10, start.y + 10, { steps: 3 });
+  await page.mouse.move(to.x, to.y, { steps: 15 });
+  await page.mouse.up();
+}
+
+async function wire(fromId: string, port: number, toId: string): Promise<void> {
+  const output = node(fromId).locator('.red-ui-flow-port-output .red-ui-flow-port').nth(port);
+  await drag(output, await centre(node(toId).locator('.red-ui-flow-port-input .red-ui-flow-port')));
+}
+
+async function deploy(): Promise<void> {
+  const before = nodeRed.log().length;
+  await page.click('#red-ui-header-button-deploy');
+  await nodeRed.waitForLog('Started flows', before);
+  await page.locator('#red-ui-header-button-deploy.disabled').waitFor();
+}
+
+async function trigger(body: Record<string, unknown>): Promise<{ status: number; data: Record<string, unknown> }> {
+  const res = await axios.post(`${nodeRed.url}${ENDPOINT}`, body, { validateStatus: () => true });
+  return { status: res.status, data: res.data as Record<string, unknown> };
+}
+
+/** A typedInput's visible field sits in the container right after the hidden input with the property's id. */
+async function fillTyped(prop: string, value: string): Promise<void> {
+  const field = page.locator(`#node-input-${prop} + .red-ui-typedInput-container input.red-ui-typedInput-input`);
+  await field.fill(value);
+  await field.press('Tab');
+  expect(await page.inputValue(`#node-input-${prop}`)).toBe(value);
+}
+
+/** Waits until the element shows the text (Playwright's own expect lives in @playwright/test, not here). */
+async function shows(locator: Locator, text: string): Promise<void> {
+  await locator.filter({ hasText: text }).first().waitFor();
+}
+
+async function openSidebar(id: string): Promise<void> {
+  const tab = page.locator(`#red-ui-tab-${id} a`).first();
+  if (await tab.isVisible()) await tab.click();
+  // A narrow window folds tabs into a menu; the tab's action opens it either way.
+  else await page.evaluate((tabId) => (window as unknown as { RED: { sidebar: { show: (t: string) => void } } }).RED.sidebar.show(tabId), id);
+}
+
+beforeAll(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  sandbox = await startSandbox({ port: 0 });
+  nodeRed = await startPackedNodeRed();
+  const started = nodeRed.log().length;
+  await axios.post(`${nodeRed.url}/flows`, startingFlow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
+  await nodeRed.waitForLog('Started flows', started);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await nodeRed?.stop();
+  await sandbox?.close();
+});
+
+test('from the palette to a sent mail, and a wrong secret found in Usage Data', async () => {
+  try {
+    await scenario();
+  } catch (err) {
+    await screenshot('failure');
+    throw err;
+  }
+});
+
+/** A fresh email task dragged beside the endpoint, its dialog open on the Authorisation tab. */
+async function newTaskDialog(): Promise<string> {
+  const before = await page.evaluate(() => (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED.nodes.filterNodes({ type: 'email-task' }).map((n) => n.id));
+  const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="email-task"]');
+  await paletteNode.scrollIntoViewIfNeeded();
+  const httpIn = await centre(node('b0000000000000b1'));
+  await drag(paletteNode, { x: httpIn.x + 240, y: httpIn.y + 200 });
+  const id = await page
+    .waitForFunction((known) => {
+      const RED = (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED;
+      return RED.nodes.filterNodes({ type: 'email-task' }).map((n) => n.id).find((i) => !known.includes(i));
+    }, before)
+    .then((h) => h.jsonValue() as Promise<string>);
+  await node(id).dblclick();
+  await page.click('#email-task-tabs a[href="#email-task-tab-authorisation"]');
+  return id;
+}
+
+async function scenario(): Promise<void> {
+  await page.goto(nodeRed.url);
+  await page.locator('g.red-ui-flow-node-group[id="b0000000000000b1"]').waitFor();
+  await screenshot('editor-with-starting-flow');
+
+  // 1. Drag an email task from the palette onto the workspace, between the endpoint and its answers.
+  const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="email-task"]');
+  await paletteNode.scrollIntoViewIfNeeded();
+  const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
+  if (!chart) throw new Error('no workspace');
+  const httpIn = await centre(node('b0000000000000b1'));
+  await drag(paletteNode, { x: httpIn.x + 240, y: httpIn.y });
+  const taskId = await page.waitForFunction(() => {
+    const RED = (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED;
+    return RED.nodes.filterNodes({ type: 'email-task' })[0]?.id;
+  }).then((h) => h.jsonValue() as Promise<string>);
+  await node(taskId).waitFor();
+  await wire('b0000000000000b1', 0, taskId);
+  await wire(taskId, 0, 'b0000000000000b2');
+  await wire(taskId, 1, 'b0000000000000b3');
+  await node(taskId).locator('.red-ui-flow-port-input').waitFor();
+  expect(await page.evaluate((id) => {
+    const RED = (window as unknown as { RED: { nodes: { filterLinks: (f: object) => unknown[] } } }).RED;
+    return [RED.nodes.filterLinks({ target: { id } }).length, RED.nodes.filterLinks({ source: { id } }).length];
+  }, taskId)).toEqual([1, 2]);
+  await screenshot('email-task-dropped-and-wired');
+
+  // 2. Open it: the Message tab with its typedInputs.
+  await node(taskId).dblclick();
+  await page.locator('#email-task-tabs').waitFor();
+  await fillTyped('to', 'payload.to');
+  await fillTyped('subject', 'payload.subject');
+  await fillTyped('body', 'payload.body');
+  await screenshot('email-task-message-tab');
+
+  // 3. Authorisation tab: create a new connection from the picker and fill its dialog.
+  await page.click('#email-task-tabs a[href="#email-task-tab-authorisation"]');
+  await page.locator('#node-input-connection').waitFor();
+  await screenshot('email-task-authorisation-tab');
+  await page.click('#node-input-btn-connection-add');
+  await page.locator('#node-config-input-key').waitFor();
+  await page.fill('#node-config-input-key', 'sandbox');
+  await page.fill('#node-config-input-name', 'Sandbox');
+  await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
+  await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+  await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+  await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+  expect(await page.locator('#node-config-input-loginUrl').isVisible()).toBe(false);
+  await page.selectOption('#node-config-input-cloud', 'custom');
+  await page.locator('#node-config-input-loginUrl').waitFor();
+  await page.fill('#node-config-input-loginUrl', sandbox.url);
+  await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await screenshot('connection-dialog-filled');
+
+  // 4. Test connection: a token with Mail.Send, from the unsaved values.
+  await page.click('#office365-mail-connection-test');
+  const result = page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok');
+  await result.waitFor();
+  await shows(result, 'Token acquired');
+  await shows(result, 'Mail.Send is granted');
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-success');
+  await page.click('#node-config-dialog-ok');
+  await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+  expect(await page.inputValue('#node-input-connection')).not.toBe('_ADD_');
+  await page.click('#node-dialog-ok');
+  await page.locator('#email-task-tabs').waitFor({ state: 'detached' });
+
+  // 5. Deploy and trigger the flow's http in endpoint.
+  await deploy();
+  await screenshot('deployed');
+  const ok = await trigger({ to: 'ada@example.com', subject: 'Hello from the browser test', body: 'Hi' });
+  expect(ok.status).toBe(200);
+  expect(ok.data).toMatchObject({ status: 'sent', to: ['ada@example.com'], subject: 'Hello from the browser test' });
+  expect(sandbox.mail(SANDBOX.senderEmail).map((m) => m.message.subject)).toEqual(['Hello from the browser test']);
+
+  // 6. The green status and the result in the debug sidebar.
+  await node(taskId).locator('.red-ui-flow-node-status-dot-green').waitFor();
+  await shows(node(taskId).locator('.red-ui-flow-node-status-label'), 'sent: 1');
+  await openSidebar('debug');
+  const debugMessage = page.locator('.red-ui-debug-msg').filter({ hasText: 'result' });
+  await debugMessage.first().waitFor();
+  await shows(debugMessage, 'sent');
+  await screenshot('sent-green-status-and-debug');
+
+  // 7. A wrong secret: edit the connection from the task, deploy, trigger.
+  await node(taskId).dblclick();
+  await page.click('#email-task-tabs a[href="#email-task-tab-authorisation"]');
+  await page.click('#node-input-btn-connection-edit');
+  await page.locator('#node-config-input-clientSecret').waitFor();
+  await page.fill('#node-config-input-clientSecret', WRONG_SECRET);
+  await screenshot('connection-wrong-secret');
+  await page.click('#node-config-dialog-ok');
+  await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+  await page.click('#node-dialog-ok');
+  await page.locator('#email-task-tabs').waitFor({ state: 'detached' });
+  await deploy();
+  const bad = await trigger({ to: 'ada@example.com', subject: 'Should not be sent', body: 'x' });
+  expect(bad.status).toBe(502);
+  expect(bad.data).toMatchObject({ category: 'auth', code: 'AADSTS7000215' });
+  await node(taskId).locator('.red-ui-flow-node-status-ring-red').waitFor();
+  await screenshot('failed-red-status');
+
+  // 8. The Usage Data sidebar names the failure, its node and the hint.
+  await openSidebar('office365-mail-usage');
+  const failure = page.locator('.o365-usage-failure[data-category="auth"]');
+  await failure.first().waitFor();
+  await shows(failure, 'AADSTS7000215');
+  await shows(failure, "secret's ID instead of its Value");
+  expect(await failure.first().locator('a.o365-usage-reveal').getAttribute('data-node-id')).toBe(taskId);
+  await shows(page.locator('.o365-usage-note'), 'restart when Node-RED restarts');
+  await screenshot('usage-data-auth-failure');
+
+  // The sidebar follows live: another failure arrives over RED.comms without a refresh.
+  await trigger({ to: 'ada@example.com', subject: 'Again', body: 'x' });
+  await page.locator('.o365-usage-failure[data-category="auth"]').nth(1).waitFor();
+  await failure.first().locator('a.o365-usage-reveal').click();
+  // Node-RED 4 flashes the revealed node, Node-RED 5 also selects it.
+  await page.waitForFunction((id) => {
+    const RED = (window as unknown as { RED: { nodes: { node: (i: string) => { highlighted?: boolean; selected?: boolean } | null } } }).RED;
+    const n = RED.nodes.node(id);
+    return Boolean(n && (n.highlighted || n.selected));
+  }, taskId);
+  await screenshot('usage-data-live-update-and-reveal');
+
+  // Nothing secret reached the editor, the flows or the log.
+  const flows = await axios.get(`${nodeRed.url}/flows`);
+  const usage = await axios.get(`${nodeRed.url}/office365-mail/usage`);
+  const html = await page.content();
+  expect(findLeaks([flows.data, usage.data, html, nodeRed.log()], [SANDBOX.clientSecret, WRONG_SECRET, ...sandbox.issuedTokens()])).toEqual([]);
+}
+
+test('Test connection explains a token without roles, a refused secret and missing fields; the key clash is named', async () => {
+  await page.goto(nodeRed.url);
+  await node('b0000000000000b1').waitFor();
+  await newTaskDialog();
+  await page.click('#node-input-btn-connection-add');
+  await page.locator('#node-config-input-key').waitFor();
+  const result = page.locator('#office365-mail-connection-test-result');
+
+  // Certificate sign-in shows the certificate and key instead of the secret, and back.
+  expect(await page.locator('#node-config-input-certificate').isVisible()).toBe(false);
+  await page.selectOption('#node-config-input-authMethod', 'certificate');
+  await page.locator('#node-config-input-certificatePrivateKey').waitFor();
+  expect(await page.locator('#node-config-input-clientSecret').isVisible()).toBe(false);
+  await page.locator('#node-config-input-caBundle').scrollIntoViewIfNeeded();
+  await screenshot('connection-certificate-proxy-ca');
+  await page.selectOption('#node-config-input-authMethod', 'secret');
+  await page.locator('#node-config-input-clientSecret').waitFor();
+
+  // Nothing filled in: the problems are listed, nothing is asked of Entra ID.
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
+  await shows(result, 'not complete');
+  await screenshot('test-connection-incomplete');
+
+  // The key of the connection the first test made: the clash is named under the field.
+  await page.fill('#node-config-input-key', 'sandbox');
+  await shows(page.locator('.office365-mail-connection-key-warning'), 'already uses the key');
+  await page.fill('#node-config-input-key', 'no-consent');
+  await page.locator('.office365-mail-connection-key-warning').waitFor({ state: 'hidden' });
+
+  // An app without admin consent: a token, but no roles.
+  await page.fill('#node-config-input-tenantId', SANDBOX.tenantDomain);
+  await page.fill('#node-config-input-applicationId', SANDBOX.noConsentApplicationId);
+  await page.fill('#node-config-input-clientSecret', SANDBOX.noConsentClientSecret);
+  await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+  await page.selectOption('#node-config-input-cloud', 'custom');
+  await page.fill('#node-config-input-loginUrl', sandbox.url);
+  await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
+  await shows(result, 'Roles: none');
+  await shows(result, 'admin consent is missing');
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-no-roles');
+
+  // The secret's ID instead of its Value: Entra's refusal, classified, with the hint.
+  await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+  await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecretId);
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
+  await shows(result, 'AADSTS7000215');
+  await shows(result, "secret's ID instead of its Value");
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-wrong-secret');
+  await page.click('#node-config-dialog-cancel');
+  await page.click('#node-dialog-cancel');
+});
+
+test.each([
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Die Zählerstände liegen im Speicher'],
+  ['ja-JP', '接続をテスト', '認可', 'カウントはメモリ上に保持'],
+])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageNote) => {
+  const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
+  const previous = page;
+  page = await context.newPage();
+  try {
+    await page.goto(nodeRed.url);
+    await node('b0000000000000b1').waitFor();
+    await openSidebar('office365-mail-usage');
+    await shows(page.locator('.o365-usage-note'), usageNote);
+    await newTaskDialog();
+    await shows(page.locator('#email-task-tabs'), authTab);
+    await page.click('#node-input-btn-connection-add');
+    await shows(page.locator('#office365-mail-connection-test'), testButton);
+    await screenshot(`editor-${locale}`);
+  } catch (err) {
+    await screenshot(`editor-${locale}-failure`);
+    throw err;
+  } finally {
+    await context.close();
+    page = previous;
+  }
+});

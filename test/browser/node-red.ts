@@ -1,0 +1,77 @@
+/**
+ * For the browser test: the packed tarball installed into a fresh Node-RED user dir, Node-RED
+ * started on a free loopback port (this project's 4.1, or NODE_RED_JS / NODE_RED_NODE), and its log.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnNodeRed, writeSettings } from '../../scripts/local-node-red';
+
+const root = path.join(__dirname, '..', '..');
+
+export interface RunningNodeRed {
+  url: string;
+  userDir: string;
+  log: () => string;
+  waitForLog: (text: string, after?: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function startPackedNodeRed(): Promise<RunningNodeRed> {
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'o365-browser-'));
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', userDir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop() as string;
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-user', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', path.join(userDir, tarball)], { cwd: userDir, stdio: 'inherit' });
+  const port = await freePort();
+  writeSettings(userDir, { port, credentialSecret: 'browser-credential-key' });
+  let log = '';
+  const nodeRed: ChildProcess = spawnNodeRed(userDir, { ...process.env });
+  nodeRed.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  nodeRed.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+
+  // Resolves once `text` is in the log after position `after`; fails if Node-RED exits first.
+  const waitForLog = (text: string, after = 0): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (log.indexOf(text, after) !== -1) return done(resolve);
+        if (nodeRed.exitCode !== null) return done(() => reject(new Error(`Node-RED exited: ${log}`)));
+      };
+      const done = (fn: () => void): void => {
+        nodeRed.stdout?.off('data', check);
+        nodeRed.off('exit', check);
+        fn();
+      };
+      nodeRed.stdout?.on('data', check);
+      nodeRed.on('exit', check);
+      check();
+    });
+
+  await waitForLog('Server now running');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    userDir,
+    log: () => log,
+    waitForLog,
+    stop: async () => {
+      if (nodeRed.exitCode === null) {
+        const exited = new Promise((resolve) => nodeRed.once('exit', resolve));
+        nodeRed.kill('SIGINT');
+        await exited;
+      }
+      fs.rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}

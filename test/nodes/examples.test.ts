@@ -1,0 +1,91 @@
+/**
+ * The example flows users import (Import → Examples) run as shipped against the sandbox: only the
+ * connection is pointed at the sandbox, and the ends where a user would look (debug nodes, the
+ * one-minute delay) are swapped for helper nodes the test can wait on.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Node, NodeMessage } from 'node-red';
+import { SANDBOX } from '../../sandbox/config';
+import { catchNode, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
+const core = ['common/21-debug.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'function/80-template.js', 'common/20-inject.js', 'common/90-comment.js'].map(
+  (file) => require(`@node-red/nodes/core/${file}`),
+);
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const sandbox = useSandboxAndRuntime();
+const examples = path.join(__dirname, '..', '..', 'examples');
+type Msg = NodeMessage & Record<string, unknown>;
+
+function load(file: string, swap: string[], taskOverrides: Record<string, unknown> = {}): Promise<void> {
+  const flow = (JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[]).map((n): FlowNode => {
+    if (n.type === 'office365-mail-connection') {
+      return { ...n, tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, senderEmail: SANDBOX.senderEmail, cloud: 'custom', loginUrl: sandbox().url, graphUrl: sandbox().url };
+    }
+    if (swap.includes(n.id)) return { id: n.id, type: 'helper', z: n.z, wires: [] };
+    if (n.type === 'email-task') return { ...n, ...taskOverrides };
+    return n;
+  });
+  const connection = flow.find((n) => n.type === 'office365-mail-connection') as FlowNode;
+  return helper.load([connectionNode, emailTaskNode, catchNode, ...core], flow, { [connection.id]: { clientSecret: SANDBOX.clientSecret } });
+}
+
+function next(id: string): Promise<Msg> {
+  return new Promise((resolve) => (helper.getNode(id) as Node).once('input', (msg: Msg) => resolve(msg)));
+}
+
+describe('example flows', () => {
+  it('every example parses, and every email task in it names a connection the file contains', () => {
+    const files = fs.readdirSync(examples).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) {
+      const flow = JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[];
+      const ids = new Set(flow.map((n) => n.id));
+      for (const task of flow.filter((n) => n.type === 'email-task')) expect(ids.has(String(task.connection))).toBe(true);
+      for (const n of flow) for (const port of (n.wires as string[][] | undefined) ?? []) for (const target of port) expect(ids.has(target)).toBe(true);
+    }
+  });
+
+  it('HTML with an inline logo and an attachment: templated subject and body, cid image, CSV file', async () => {
+    await load('send-html-with-inline-logo.json', ['b2f0c0de00000007', 'b2f0c0de00000008']);
+    const sent = next('b2f0c0de00000007');
+    (helper.getNode('b2f0c0de00000003') as Node).receive({});
+    const msg = await sent;
+    expect(msg.email).toMatchObject({ status: 'sent', subject: 'Report for Ada', to: ['ada@example.com'], attachments: 2 });
+    const [mail] = sandbox().mail(SANDBOX.senderEmail);
+    const message = mail.message as { subject: string; body: { contentType: string; content: string } };
+    expect(message.subject).toBe('Report for Ada');
+    expect(message.body.contentType.toLowerCase()).toBe('html');
+    expect(message.body.content).toContain('<img src="cid:logo"');
+    expect(message.body.content).toContain('<td>gadgets</td>');
+    const attachments = mail.attachments as unknown as Array<{ name: string; isInline?: boolean; contentId?: string; contentType?: string }>;
+    expect(attachments.map((a) => ({ name: a.name, isInline: Boolean(a.isInline), contentId: a.contentId ?? null }))).toEqual([
+      { name: 'logo.png', isInline: true, contentId: 'logo' },
+      { name: 'report.csv', isInline: false, contentId: null },
+    ]);
+  });
+
+  it('failure handling: a passing failure goes to "retry in 1 minute" with the try counted', async () => {
+    // One try per message here, so the sandbox's 503 reaches the failed output at once.
+    await load('failed-mail-retry-or-alert.json', ['c3f0c0de00000008', 'c3f0c0de00000010', 'c3f0c0de00000012'], { maxAttempts: 1 });
+    sandbox().addFault({ target: 'sendMail', status: 503, times: 1 });
+    const retry = next('c3f0c0de00000008');
+    (helper.getNode('c3f0c0de00000003') as Node).receive({});
+    const msg = await retry;
+    expect(msg.retries).toBe(1);
+    expect(msg.error).toBeUndefined();
+    expect(msg.topic).toBe('Pump 3 stopped');
+  });
+
+  it('failure handling: a failure no retry can fix raises the alert, and the catch node sees it too', async () => {
+    await load('failed-mail-retry-or-alert.json', ['c3f0c0de00000008', 'c3f0c0de00000010', 'c3f0c0de00000012'], { maxAttempts: 1, to: 'not an address', toType: 'str' });
+    const alert = next('c3f0c0de00000010');
+    const caught = next('c3f0c0de00000012');
+    (helper.getNode('c3f0c0de00000003') as Node).receive({});
+    expect(String((await alert).payload)).toMatch(/^Mail "Pump 3 stopped" was not sent \(validation, /);
+    expect((await caught)._error).toMatchObject({ category: 'validation' });
+    expect(sandbox().mail(SANDBOX.senderEmail)).toEqual([]);
+  });
+});
