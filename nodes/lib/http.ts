@@ -6,6 +6,7 @@ import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { isNotSentCode, type NetworkFailure } from './errors';
+import { MAILBOX_CONCURRENCY } from './mailer';
 
 export interface HttpClient {
   readonly axios: AxiosInstance;
@@ -16,6 +17,10 @@ export interface HttpClient {
 export function createHttpClient(): HttpClient {
   const agent = new https.Agent({
     keepAlive: true,
+    // The next mail's request can start before the previous answer's socket is back in the pool
+    // (Node returns it after the response's end handlers ran) and would open a new connection;
+    // with the cap it waits for that socket instead. Measured in bench/: 16 → 4 connections.
+    maxSockets: MAILBOX_CONCURRENCY,
     // Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one.
     timeout: 30_000,
   });
