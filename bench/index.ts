@@ -8,7 +8,8 @@
  * BENCH_WINDOW (mails in flight in the email task's flow, 16), BENCH_SMTP_WINDOW (in the e-mail
  * node's flow, 128), BENCH_CONCURRENCY (floor clients, 4),
  * BENCH_PROFILE=1 (one extra profiled run of the email task and of the axios floor),
- * BENCH_EXTRAS=0 (skip bench:attachments / bench:throttle), BENCH_NODE_RED_LOG (info).
+ * BENCH_EXTRAS=0 (skip bench:attachments / bench:throttle), BENCH_LAYERS=0 (skip bench/layers.ts),
+ * BENCH_NODE_RED_LOG (info).
  *
  * Exit code: 0 when every figure was measured, goals met or not; 1 on a real error.
  */
@@ -24,16 +25,18 @@ import { formatSummary, summarise, type ProfileSummary } from './lib/profile-sum
 import { startSmtp, type LocalSmtp } from './lib/smtp';
 import { fixed, median, table } from './lib/stats';
 
-type ScenarioId = 'us' | 'emailNode' | 'axios' | 'https';
+type ScenarioId = 'us' | 'flowOnly' | 'emailNode' | 'axios' | 'https';
 
 const LABELS: Record<ScenarioId, string> = {
   us: 'Us: email-task in Node-RED → sandbox (Graph, HTTPS)',
+  flowOnly: 'Node-RED flow alone (driver → change node), same process',
   emailNode: 'node-red-node-email in Node-RED → local SMTP',
   axios: 'Floor: lean axios, keep-alive, 4 at a time',
   https: 'Floor: https.request, keep-alive, 4 at a time',
 };
 const CPU_SOURCE: Record<ScenarioId, string> = {
   us: 'Node-RED process',
+  flowOnly: 'Node-RED process',
   emailNode: 'Node-RED process',
   axios: 'client process',
   https: 'client process',
@@ -79,8 +82,9 @@ const CONCURRENCY = intFromEnv('BENCH_CONCURRENCY', 4, 1);
 const SMTP_WINDOW = intFromEnv('BENCH_SMTP_WINDOW', 128, 1);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const EXTRAS = process.env.BENCH_EXTRAS !== '0';
+const LAYERS = process.env.BENCH_LAYERS !== '0';
 const NODE_RED_LOG = process.env.BENCH_NODE_RED_LOG || 'info';
-const SCENARIOS: ScenarioId[] = ['us', 'emailNode', 'axios', 'https'];
+const SCENARIOS: ScenarioId[] = ['us', 'flowOnly', 'emailNode', 'axios', 'https'];
 
 /** Everything started, so an error or a signal still stops it. */
 const children: { killNow(): void }[] = [];
@@ -103,6 +107,7 @@ class Bench {
   readonly samples: Sample[] = [];
   readonly totals: Record<ScenarioId, Totals> = {
     us: { mails: 0, connections: 0, tokenRequests: 0 },
+    flowOnly: { mails: 0, connections: 0, tokenRequests: 0 },
     emailNode: { mails: 0, connections: 0, tokenRequests: 0 },
     axios: { mails: 0, connections: 0, tokenRequests: 0 },
     https: { mails: 0, connections: 0, tokenRequests: 0 },
@@ -123,10 +128,12 @@ class Bench {
     this.mailServer.reset();
     let result: { sent: number; failed: number; cpuUserUs: number; cpuSystemUs: number; elapsedMs: number; firstError?: string; procStatCpuMs?: number };
     if (scenario === 'us') result = await this.us.run(n, WINDOW, profileFile);
+    else if (scenario === 'flowOnly') result = await this.us.run(n, WINDOW, profileFile, '/bench/run-flow');
     else if (scenario === 'emailNode') result = await this.emailNode.run(n, SMTP_WINDOW, profileFile);
     else result = await this.floors[scenario].run(n, CONCURRENCY, profileFile);
     const stats = this.sb.stats();
-    const delivered = scenario === 'emailNode' ? this.mailServer.stats().mails : stats.mailsSent;
+    // The flow alone sends no mail: every message back at the driver counts.
+    const delivered = scenario === 'emailNode' ? this.mailServer.stats().mails : scenario === 'flowOnly' ? result.sent : stats.mailsSent;
     if (result.failed > 0 || delivered !== n) {
       throw new Error(`${LABELS[scenario]}: ${result.failed} of ${n} failed, ${delivered} delivered (first error: ${result.firstError ?? 'none'}).`);
     }
@@ -157,12 +164,12 @@ class Bench {
   }
 }
 
-async function runExtra(name: string): Promise<{ name: string; file: string; exitCode: number | null; output: string }> {
+async function runExtra(name: string, env: NodeJS.ProcessEnv = process.env): Promise<{ name: string; file: string; exitCode: number | null; output: string }> {
   const file = path.join(__dirname, `${name}.ts`);
-  log(`\n── bench:${name} (${path.relative(ROOT, file)}) ──`);
+  log(`\n── ${path.relative(ROOT, file)} ──`);
   const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), file], {
     cwd: ROOT,
-    env: process.env,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const killer = { killNow: () => void child.kill('SIGTERM') };
@@ -258,6 +265,15 @@ async function main(): Promise<void> {
   smtp = undefined;
   sandbox = undefined;
 
+  let layers: unknown;
+  if (LAYERS) {
+    const file = path.join(RESULTS_DIR, 'layers.json');
+    fs.rmSync(file, { force: true });
+    const layerRun = await runExtra('layers', { ...env, BENCH_LAYERS_JSON: file, BENCH_N: String(Math.min(N, 3000)) });
+    if (layerRun.exitCode !== 0) throw new Error(`bench/layers.ts failed (exit ${layerRun.exitCode}).`);
+    layers = JSON.parse(fs.readFileSync(file, 'utf8'));
+  }
+
   const extras: Awaited<ReturnType<typeof runExtra>>[] = [];
   if (EXTRAS) {
     for (const name of ['attachments', 'throttle']) {
@@ -294,6 +310,13 @@ async function main(): Promise<void> {
   const cpuVsEmail = median(perRound('us', 'emailNode', 'cpuMsPerMsg'));
   const rateVsEmail = median(perRound('us', 'emailNode', 'msgsPerSec'));
   const cpuVsHttps = median(perRound('us', 'https', 'cpuMsPerMsg'));
+  // What the email task and its HTTP client add to a Node-RED flow, against the client alone.
+  const nodeOnlyVsAxios: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const at = (s: ScenarioId): Sample | undefined => bench.samples.find((x) => x.scenario === s && x.round === round);
+    const [us, flow, axios] = [at('us'), at('flowOnly'), at('axios')];
+    if (us && flow && axios) nodeOnlyVsAxios.push((us.cpuMsPerMsg - flow.cpuMsPerMsg) / axios.cpuMsPerMsg);
+  }
   const usTotals = bench.totals.us;
   const connPer1000 = (usTotals.connections * 1000) / usTotals.mails;
   const goals = {
@@ -323,9 +346,10 @@ async function main(): Promise<void> {
       'process.cpuUsage() (user + system, all threads) of the measuring process, read just before the first mail and just after the last one left: inside Node-RED by the flow\'s driver through a settings-file hook, inside the floor clients by the client. procStatCpuMs is /proc/<pid>/stat over the same run request, as a cross-check.',
     medians: Object.fromEntries(SCENARIOS.map((s) => [s, { msgsPerSec: med(s, 'msgsPerSec'), cpuMsPerMsg: med(s, 'cpuMsPerMsg') }])),
     totals: bench.totals,
-    ratios: { ...goals, cpuVsHttpsFloor: cpuVsHttps, perRound: { cpuVsAxios: perRound('us', 'axios', 'cpuMsPerMsg'), cpuVsEmailNode: perRound('us', 'emailNode', 'cpuMsPerMsg'), rateVsEmailNode: perRound('us', 'emailNode', 'msgsPerSec') } },
+    ratios: { ...goals, cpuVsHttpsFloor: cpuVsHttps, cpuWithoutFlowVsAxios: median(nodeOnlyVsAxios), perRound: { cpuVsAxios: perRound('us', 'axios', 'cpuMsPerMsg'), cpuVsEmailNode: perRound('us', 'emailNode', 'cpuMsPerMsg'), rateVsEmailNode: perRound('us', 'emailNode', 'msgsPerSec') } },
     samples: bench.samples,
     profiles: bench.profiles,
+    layers,
     extras: extras.map((e) => ({ ...e, output: e.output.slice(-20_000) })),
   };
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
@@ -335,6 +359,7 @@ async function main(): Promise<void> {
   log(`\nMedians of ${ROUNDS} rounds of ${N} mails; connections and token requests for the whole run (warm-up included):\n`);
   log(table(header, rows));
   log(`\nUs CPU/msg ÷ https.request floor CPU/msg: ${fixed(cpuVsHttps, 2)} (for orientation)`);
+  log(`(Us − Node-RED flow alone) CPU/msg ÷ lean-axios floor CPU/msg: ${fixed(median(nodeOnlyVsAxios), 2)} (the email task and its HTTP client without Node-RED's own share)`);
   for (const extra of extras) log(`bench:${extra.name} exited with ${extra.exitCode}`);
   log(`Results: ${path.relative(ROOT, jsonFile)}\n`);
   log(goalLine('Us CPU/msg ÷ lean-axios floor CPU/msg', fixed(cpuVsAxios, 2), '≤ 1.3', goals.cpuVsAxios.met));

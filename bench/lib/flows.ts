@@ -12,13 +12,12 @@ import { SENDER } from './workload';
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 const TAB = 'b0e0c0de00000001';
-const HTTP_IN = 'b0e0c0de00000002';
 const DRIVER = 'b0e0c0de00000003';
-const HTTP_OUT = 'b0e0c0de00000004';
 const MAIL_NODE = 'b0e0c0de00000005';
 const CONNECTION = 'b0e0c0de00000006';
 const COMPLETE = 'b0e0c0de00000007';
 const CATCH = 'b0e0c0de00000008';
+const FLOW_TAB = 'b0e0c0de00000101';
 
 /** The driver (a function node). `global.get('bench')` is the settings file's hook. */
 const DRIVER_JS = `
@@ -65,14 +64,16 @@ if (run.done === run.n) {
 return null;
 `;
 
-function common(): FlowNode[] {
+/** A tab with `POST <url>` → driver → `mailNode` (added by the caller); driver → http response. */
+function driverTab(tab: string, url: string, mailNode: string): FlowNode[] {
+  const id = (n: number): string => `${tab.slice(0, -2)}${String(n).padStart(2, '0')}`;
   return [
-    { id: TAB, type: 'tab', label: 'Benchmark', disabled: false, info: '' },
-    { id: HTTP_IN, type: 'http in', z: TAB, name: '', url: '/bench/run', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 80, wires: [[DRIVER]] },
+    { id: tab, type: 'tab', label: `Benchmark ${url}`, disabled: false, info: '' },
+    { id: id(2), type: 'http in', z: tab, name: '', url, method: 'post', upload: false, swaggerDoc: '', x: 120, y: 80, wires: [[id(3)]] },
     {
-      id: DRIVER,
+      id: id(3),
       type: 'function',
-      z: TAB,
+      z: tab,
       name: 'driver',
       func: DRIVER_JS,
       outputs: 2,
@@ -83,15 +84,32 @@ function common(): FlowNode[] {
       libs: [],
       x: 300,
       y: 80,
-      wires: [[MAIL_NODE], [HTTP_OUT]],
+      wires: [[mailNode], [id(4)]],
     },
-    { id: HTTP_OUT, type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 140, wires: [] },
+    { id: id(4), type: 'http response', z: tab, name: '', statusCode: '', headers: {}, x: 480, y: 140, wires: [] },
+  ];
+}
+
+function common(): FlowNode[] {
+  return driverTab(TAB, '/bench/run', MAIL_NODE);
+}
+
+/**
+ * The same driver with a change node (no rules) where the mail node would be: what Node-RED and
+ * the driver cost per message by themselves, in the email task's process.
+ */
+export function flowOnlyTab(): FlowNode[] {
+  const passThrough = `${FLOW_TAB.slice(0, -2)}05`;
+  return [
+    ...driverTab(FLOW_TAB, '/bench/run-flow', passThrough),
+    { id: passThrough, type: 'change', z: FLOW_TAB, name: '', rules: [], x: 480, y: 80, wires: [[`${FLOW_TAB.slice(0, -2)}03`]] },
   ];
 }
 
 /** http in → driver → email task (both outputs) → driver; driver → http response. */
 export function emailTaskFlow(sandboxUrl: string): FlowNode[] {
   return [
+    ...flowOnlyTab(),
     ...common(),
     {
       id: MAIL_NODE,

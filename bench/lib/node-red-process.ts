@@ -161,9 +161,9 @@ export class NodeRedProcess {
   }
 
   /** One run of n mails with `window` in flight; resolves when the n-th has left the mail node. */
-  async run(n: number, window: number, profileFile?: string): Promise<NodeRedRunResult> {
+  async run(n: number, window: number, profileFile?: string, runPath = '/bench/run'): Promise<NodeRedRunResult> {
     const before = procStatCpuMs(this.pid);
-    const res = await fetch(`${this.url}/bench/run`, {
+    const res = await fetch(`${this.url}${runPath}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ n, window, mail: benchMessage(), profileFile }),
