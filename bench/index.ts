@@ -164,10 +164,18 @@ class Bench {
   }
 }
 
+/** The package's own `bench:<name>` script when it has one (it may need flags), else the file with tsx. */
+function extraCommand(name: string, file: string): [string, string[]] {
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+  if (scripts[`bench:${name}`]) return ['npm', ['run', '--silent', `bench:${name}`]];
+  return [process.execPath, [require.resolve('tsx/cli'), file]];
+}
+
 async function runExtra(name: string, env: NodeJS.ProcessEnv = process.env): Promise<{ name: string; file: string; exitCode: number | null; output: string }> {
   const file = path.join(__dirname, `${name}.ts`);
-  log(`\n── ${path.relative(ROOT, file)} ──`);
-  const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), file], {
+  const [command, args] = name === 'layers' ? [process.execPath, [require.resolve('tsx/cli'), file]] : extraCommand(name, file);
+  log(`\n── ${command === 'npm' ? `npm run bench:${name}` : path.relative(ROOT, file)} ──`);
+  const child: ChildProcess = spawn(command, args, {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
