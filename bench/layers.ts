@@ -33,10 +33,13 @@ type Layer = 'floor' | 'graph' | 'mailer' | 'compose';
 const LAYERS: Layer[] = ['floor', 'graph', 'mailer', 'compose'];
 
 async function startSandboxProcess(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'sandbox', 'cli.ts'), 'start', '--port', '0'], {
+  // tsx's hook in the sandbox's own process (not tsx's CLI, whose child would outlive a kill).
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(ROOT, 'sandbox', 'cli.ts'), 'start', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  process.on('exit', () => child.kill('SIGKILL'));
+  process.on('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
