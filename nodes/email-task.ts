@@ -139,6 +139,10 @@ export = function register(RED: NodeAPI): void {
       return input;
     }
 
+    // "sending (n)" texts by n, translated once: a burst repeats the same few, and i18next's
+    // plural handling per status cost more than the rest of the node's work (bench/ profile).
+    const sendingTexts = new Map<number, string>();
+
     function showStatus(): void {
       if (waiting > 0 && lastWait) {
         const seconds = Math.max(1, Math.ceil(lastWait.ms / 1000));
@@ -146,8 +150,14 @@ export = function register(RED: NodeAPI): void {
           ? statusText(RED._, 'throttled', { seconds })
           : statusText(RED._, 'retrying', { seconds, code: lastWait.code });
         node.status({ fill: 'yellow', shape: 'ring', text });
-      } else if (sending > 0) node.status({ fill: 'blue', shape: 'dot', text: statusText(RED._, 'sending', { count: sending }) });
-      else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+      } else if (sending > 0) {
+        let text = sendingTexts.get(sending);
+        if (text === undefined) {
+          text = statusText(RED._, 'sending', { count: sending });
+          sendingTexts.set(sending, text);
+        }
+        node.status({ fill: 'blue', shape: 'dot', text });
+      } else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
     }
 
     async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {

@@ -2,7 +2,7 @@
 import { MailError } from './errors';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
-import { Mailer } from './mailer';
+import { MAILBOX_CONCURRENCY, Mailer } from './mailer';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
@@ -13,7 +13,7 @@ export class ConnectionRuntime {
   private readonly http: HttpClient;
 
   constructor(readonly settings: ConnectionSettings, log?: LogSink, onUsageChange?: () => void) {
-    this.http = createHttpClient(settings);
+    this.http = createHttpClient({ ...settings, maxSockets: MAILBOX_CONCURRENCY });
     this.tokens = new TokenProvider(settings, this.http, log);
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
     this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize, onUsageChange });

@@ -30,6 +30,12 @@ export interface NetworkOptions {
   proxyPassword?: string;
   /** PEM certificates trusted in addition to Node's own roots. */
   caBundle?: readonly string[];
+  /**
+   * Cap on open sockets. The next mail's request can start before the previous answer's socket
+   * is back in the pool (Node returns it after the response's end handlers ran) and would open a
+   * new connection; with the cap it waits for that socket. Measured in bench/: 16 → 4 connections.
+   */
+  maxSockets?: number;
 }
 
 /** Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one. */
@@ -38,7 +44,12 @@ const IDLE_TIMEOUT_MS = 30_000;
 export function createHttpClient(network: NetworkOptions = {}): HttpClient {
   const secureContext = network.caBundle?.length ? trustContext(network.caBundle) : undefined;
   const route = proxyRoute(network);
-  const options: https.AgentOptions = { keepAlive: true, timeout: IDLE_TIMEOUT_MS, ...(secureContext ? { secureContext } : {}) };
+  const options: https.AgentOptions = {
+    keepAlive: true,
+    timeout: IDLE_TIMEOUT_MS,
+    ...(network.maxSockets ? { maxSockets: network.maxSockets } : {}),
+    ...(secureContext ? { secureContext } : {}),
+  };
   // No proxy anywhere: Node's own agent, nothing in the path.
   const agent = route ? new TunnellingAgent(route, options, secureContext) : new https.Agent(options);
   const instance = axios.create({

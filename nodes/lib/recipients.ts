@@ -42,8 +42,17 @@ export function splitAddressList(input: string): string[] {
   return parts.map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
+/**
+ * A bare `local@host` (dot-atom local part, host-name domain): what most recipients are, and what
+ * the RFC 5322 parser returns unchanged. Matching it first skips the parser, which was a tenth of
+ * the Node-RED process's CPU per mail in the bench profile.
+ */
+const PLAIN_ADDRESS =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
 /** One address with optional display name; `a@b` without a dot is allowed, as Exchange allows it. */
 export function parseAddress(input: string, field: string): ParsedAddress[] {
+  if (PLAIN_ADDRESS.test(input)) return [{ address: input }];
   const parsed = addressParser.parseOneAddress({ input, rfc6532: true, rejectTLD: false });
   if (!parsed) throw validationError('InvalidAddress', 'invalidAddress', { field, value: shorten(input) }, 'invalidAddress');
   const mailboxes = parsed.type === 'group' ? parsed.addresses : [parsed];
