@@ -5,13 +5,18 @@ import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
 import { startSandbox, type Sandbox } from '../../sandbox';
 
-helper.init(require.resolve('node-red'));
+/**
+ * The runtime under test: this project's Node-RED, or the one whose red.js NODE_RED_JS names (CI
+ * runs the node tests again on Node-RED 5 under Node 22 that way).
+ */
+const runtimePath = process.env.NODE_RED_JS ? path.join(path.dirname(process.env.NODE_RED_JS), 'lib', 'red.js') : require.resolve('node-red');
+helper.init(runtimePath);
 
 const dist = path.join(__dirname, '..', '..', 'dist', 'nodes');
 /* eslint-disable @typescript-eslint/no-require-imports -- the built CommonJS nodes, as Node-RED loads them */
 export const connectionNode = require(path.join(dist, 'office365-mail-connection.js'));
 export const emailTaskNode = require(path.join(dist, 'email-task.js'));
-export const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+export const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js', { paths: [path.dirname(runtimePath)] }));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 export { helper };

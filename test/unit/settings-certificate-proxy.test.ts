@@ -1,5 +1,5 @@
 /** Connection settings for certificate sign-in, proxies and extra CAs, read at deploy time. */
-import { createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,8 +111,9 @@ describe('proxy and CA bundle', () => {
     const trusted = trustedCertificates([ca.caPem]);
     expect(trusted).toEqual(expect.arrayContaining([...tls.rootCertificates, ca.caPem]));
     // npm test starts Jest with NODE_EXTRA_CA_CERTS = the sandbox CA.
-    const sandboxCa = fs.readFileSync(String(process.env.NODE_EXTRA_CA_CERTS), 'utf8').trim();
-    expect(trusted.map((c) => c.trim())).toContain(sandboxCa);
+    // Compared by fingerprint: Node 22's tls.getCACertificates() re-wraps the PEM lines.
+    const sandboxCa = new X509Certificate(fs.readFileSync(String(process.env.NODE_EXTRA_CA_CERTS), 'utf8')).fingerprint256;
+    expect(trusted.map((c) => new X509Certificate(c).fingerprint256)).toContain(sandboxCa);
   });
 });
 
