@@ -8,11 +8,12 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
-import helper from 'node-red-node-test-helper';
 import type { Node } from 'node-red';
 import { ensureCa } from '../sandbox/ca';
 import { SANDBOX } from '../sandbox/config';
 import { startSandbox, type Sandbox } from '../sandbox';
+// The node tests' runtime set-up: the built nodes in node-red-node-test-helper, and their flow.
+import { catchNode, connectionNode, emailTaskNode, helper, mailFlow, type FlowNode } from '../test/support/node-red';
 
 const N = Number(process.env.BENCH_THROTTLE_N ?? 1000);
 const LATENCY_MS = 100;
@@ -20,11 +21,6 @@ const CONCURRENCY = 4;
 const CEILING = (CONCURRENCY * 1000) / LATENCY_MS;
 const STORM_MS = 3000;
 
-/* eslint-disable @typescript-eslint/no-require-imports -- the built CommonJS nodes, as Node-RED loads them */
-const dist = path.join(__dirname, '..', 'dist', 'nodes');
-const connectionNode = require(path.join(dist, 'office365-mail-connection.js'));
-const emailTaskNode = require(path.join(dist, 'email-task.js'));
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 interface Round {
   label: string;
@@ -44,7 +40,7 @@ interface Round {
 async function round(sandbox: Sandbox, label: string, storm: boolean): Promise<Round> {
   sandbox.reset();
   sandbox.setLatency(LATENCY_MS);
-  await helper.load([connectionNode, emailTaskNode], flow(sandbox), { c1: { clientSecret: SANDBOX.clientSecret } });
+  await helper.load([connectionNode, emailTaskNode, catchNode], flow(sandbox), { c1: { clientSecret: SANDBOX.clientSecret } });
   const task = helper.getNode('e1');
   let sent = 0;
   let failed = 0;
@@ -102,31 +98,14 @@ async function warmToken(task: Node): Promise<void> {
   await done;
 }
 
-function flow(sandbox: Sandbox): Array<Record<string, unknown> & { id: string; type: string }> {
-  return [
-    { id: 't1', type: 'tab' },
-    {
-      id: 'c1',
-      type: 'office365-mail-connection',
-      key: 'bench',
-      tenantId: SANDBOX.tenantId,
-      applicationId: SANDBOX.applicationId,
-      senderEmail: SANDBOX.senderEmail,
-      cloud: 'custom',
-      loginUrl: sandbox.url,
-      graphUrl: sandbox.url,
-      queueSize: N + 10,
-    },
-    { id: 'e1', type: 'email-task', z: 't1', connection: 'c1', authType: 'connection', wires: [['ok'], ['fail']] },
-    { id: 'ok', type: 'helper', z: 't1' },
-    { id: 'fail', type: 'helper', z: 't1' },
-  ];
+/** The tests' flow (connection c1, email task e1 → helper nodes ok / fail), with room in the queue for every mail. */
+function flow(sandbox: Sandbox): FlowNode[] {
+  return mailFlow(sandbox, {}, { key: 'bench', queueSize: N + 10 });
 }
 
 async function main(): Promise<void> {
   const ca = ensureCa();
   if (!process.env.NODE_EXTRA_CA_CERTS) throw new Error(`run with NODE_EXTRA_CA_CERTS=${ca.caPath} (npm run bench:throttle does)`);
-  helper.init(require.resolve('node-red'));
   await helper.startServer();
   const sandbox = await startSandbox({ port: 0 });
   try {

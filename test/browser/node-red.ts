@@ -4,10 +4,10 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnNodeRed, writeSettings } from '../../scripts/local-node-red';
+import { freePort } from '../support/ports';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -17,17 +17,6 @@ export interface RunningNodeRed {
   log: () => string;
   waitForLog: (text: string, after?: number) => Promise<void>;
   stop: () => Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 export async function startPackedNodeRed(): Promise<RunningNodeRed> {

@@ -4,7 +4,6 @@
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import axios from 'axios';
@@ -12,6 +11,7 @@ import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { findLeaks } from '../support/leaks';
 import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings, type FlowNode } from '../../scripts/local-node-red';
+import { freePort } from '../support/ports';
 
 jest.setTimeout(180_000);
 
@@ -21,17 +21,6 @@ let userDir: string;
 let nodeRed: ChildProcess;
 let baseUrl: string;
 let log = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 function waitForLog(text: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -4,30 +4,20 @@
  * (draft, upload sessions with raw PUTs of at most 4 MiB, send), with clean-up when a step fails.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/upload-session';
 import { findLeaks } from '../support/leaks';
-import { helper, loadMailFlow, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
+import { loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 
 const MiB = 1024 * 1024;
 /** Above 6 MB + 40 MB, so the large mail fits; below 50 MB, so the tenant limit can be hit too. */
 const TENANT_LIMIT = 48 * MiB;
 
+const currentSandbox = useSandboxAndRuntime({ limits: { maxMessageBytes: TENANT_LIMIT } });
 let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0, limits: { maxMessageBytes: TENANT_LIMIT } });
-});
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(async () => {
-  sandbox.reset();
-  await helper.startServer();
-});
-afterEach(async () => {
-  await helper.unload();
-  await helper.stopServer();
+beforeEach(() => {
+  sandbox = currentSandbox();
 });
 
 function sha256(bytes: Buffer | string): string {

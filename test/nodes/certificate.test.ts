@@ -5,10 +5,10 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { ConfidentialClientApplication, type AuthError } from '@azure/msal-node';
-import { startSandbox, defaultDirectory, type Sandbox, type SandboxDirectory } from '../../sandbox';
+import { defaultDirectory, type Sandbox, type SandboxDirectory } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { ensureCa, ensureClientCertificate, issueCertificate, type IssuedCertificate } from '../../sandbox/ca';
-import { catchNode, connectionNode, emailTaskNode, helper, logText, mailFlow, send, watchOutputs, type OutMsg } from '../support/node-red';
+import { catchNode, connectionNode, emailTaskNode, helper, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 import { findLeaks } from '../support/leaks';
 
 /** Same app, as a tenant whose clock runs an hour ahead of ours: the assertion looks expired. */
@@ -42,20 +42,12 @@ function directory(): SandboxDirectory {
   return dir;
 }
 
+const currentSandbox = useSandboxAndRuntime({ directory: directory() });
 let sandbox: Sandbox;
-beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0, directory: directory() });
+beforeEach(() => {
+  sandbox = currentSandbox();
 });
-afterAll(async () => {
-  await sandbox.close();
-});
-beforeEach(async () => {
-  sandbox.reset();
-  await helper.startServer();
-});
-afterEach(async () => {
-  await helper.unload();
-  await helper.stopServer();
+afterEach(() => {
   for (const name of ['O365_TEST_CERT', 'O365_TEST_KEY']) delete process.env[name];
 });
 

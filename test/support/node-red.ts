@@ -3,7 +3,7 @@ import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox';
 
 /**
  * The runtime under test: this project's Node-RED, or the one whose red.js NODE_RED_JS names (CI
@@ -25,10 +25,10 @@ export { helper };
  * One sandbox per test file, reset before each test, and the helper's server around each test.
  * Returns a getter, as the sandbox exists only once beforeAll has run.
  */
-export function useSandboxAndRuntime(): () => Sandbox {
+export function useSandboxAndRuntime(options: SandboxOptions = {}): () => Sandbox {
   let sandbox: Sandbox | undefined;
   beforeAll(async () => {
-    sandbox = await startSandbox({ port: 0 });
+    sandbox = await startSandbox({ port: 0, ...options });
   });
   afterAll(async () => {
     await sandbox?.close();
