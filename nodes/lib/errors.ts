@@ -158,7 +158,7 @@ export function entraError(details: EntraErrorDetails, secrets: readonly string[
     requestId: details.requestId,
     retryable,
     retryAfterSeconds: details.retryAfterSeconds,
-    detail: details.description ? redact(firstLine(details.description), secrets) : undefined,
+    detail: details.description ? redact(entraDescription(details.description), secrets) : undefined,
   });
 }
 
@@ -168,9 +168,13 @@ export function aadstsFrom(text: string | undefined): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function firstLine(text: string): string {
-  // Entra appends "Trace ID / Correlation ID / Timestamp" lines; the ids are kept elsewhere.
-  return text.split(/\r?\n/)[0].trim();
+/**
+ * Entra's own sentence, without what MSAL and Entra wrap around it: MSAL's "Error(s): … - Timestamp:
+ * … - Description: …" frame and Entra's trailing Trace ID / Correlation ID / Timestamp (kept elsewhere).
+ */
+export function entraDescription(text: string): string {
+  const described = /Description:\s*([\s\S]*)/.exec(text)?.[1] ?? text;
+  return described.split(/\r?\n|\s+-\s+(?:Correlation ID|Trace ID|Timestamp):|\s*\bTrace ID:/)[0].trim();
 }
 
 /** Graph error codes → category and hint. Branch on code, never on message. */

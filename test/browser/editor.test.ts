@@ -342,6 +342,18 @@ test('Test connection explains a token without roles, a refused secret and missi
   await shows(result, "secret's ID instead of its Value");
   await result.scrollIntoViewIfNeeded();
   await screenshot('test-connection-wrong-secret');
+
+  // Certificate sign-in, unsaved: the sandbox verifies the signed assertion; the thumbprint shows.
+  await page.selectOption('#node-config-input-authMethod', 'certificate');
+  await page.fill('#node-config-input-applicationId', SANDBOX.certificateApplicationId);
+  await page.fill('#node-config-input-certificate', sandbox.clientCertificate.certPem);
+  await page.fill('#node-config-input-certificatePrivateKey', sandbox.clientCertificate.keyPem);
+  await page.locator('#node-config-input-certificatePassphrase').waitFor();
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
+  await shows(result, sandbox.clientCertificate.thumbprintSha256);
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-certificate');
   await page.click('#node-config-dialog-cancel');
   await page.click('#node-dialog-cancel');
 });

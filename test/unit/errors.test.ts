@@ -1,4 +1,4 @@
-import { aadstsFrom, entraError, graphError, networkError, redact } from '../../nodes/lib/errors';
+import { aadstsFrom, entraDescription, entraError, graphError, networkError, redact } from '../../nodes/lib/errors';
 import { retryAfterSeconds, userSegment } from '../../nodes/lib/graph';
 import { transportFailure } from '../../nodes/lib/http';
 import { AxiosError } from 'axios';
@@ -73,5 +73,16 @@ describe('Graph paths', () => {
   it('keeps @ in the user segment and encodes what must be', () => {
     expect(userSegment('alerts@contoso.com')).toBe('alerts@contoso.com');
     expect(userSegment("o'brien/x@contoso.com")).toBe("o'brien%2Fx@contoso.com");
+  });
+});
+
+describe('entraDescription', () => {
+  const sentence = "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app 'x'.";
+  it("keeps Entra's sentence from MSAL's one-line frame", () => {
+    const framed = `Error(s): 7000215 - Timestamp: 2026-11-28 14:18:17Z - Description: ${sentence} Trace ID: e0d7 Correlation ID: e0d7 Timestamp: 2026-11-28 14:18:17Z - Correlation ID: e0d7 - Trace ID: e0d7`;
+    expect(entraDescription(framed)).toBe(sentence);
+  });
+  it("keeps Entra's sentence from its own multi-line description", () => {
+    expect(entraDescription(`${sentence}\r\nTrace ID: a\r\nCorrelation ID: b\r\nTimestamp: c`)).toBe(sentence);
   });
 });
