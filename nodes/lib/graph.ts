@@ -45,7 +45,7 @@ interface RequestOptions {
   method: 'POST' | 'PUT' | 'DELETE';
   url: string;
   body?: string | Buffer;
-  headers?: Record<string, string>;
+  headers?: Readonly<Record<string, string>>;
   /** Undefined for pre-authenticated upload URLs: no Authorization header goes there. */
   token?: string;
   timeoutMs: number;
@@ -62,6 +62,8 @@ interface GraphResponse extends GraphCallResult {
   status: number;
   data: unknown;
 }
+
+const JSON_CONTENT: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
 
 interface GraphErrorBody {
   error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } };
@@ -82,8 +84,9 @@ export class GraphClient {
   async sendMail(sender: string, message: Message, saveToSentItems: boolean, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
     const url = `${this.graphUrl}/v1.0/users/${userSegment(sender)}/sendMail`;
     // Graph's default is to save; the field is sent only to turn it off.
-    const body = JSON.stringify(saveToSentItems ? { message } : { message, saveToSentItems: false });
-    const bytes = Buffer.byteLength(body);
+    // Encoded once here: the size check and axios both use these bytes.
+    const body = Buffer.from(JSON.stringify(saveToSentItems ? { message } : { message, saveToSentItems: false }));
+    const bytes = body.length;
     if (bytes > GRAPH_MAX_REQUEST_BYTES) {
       throw new MailError({
         category: 'size',
@@ -93,7 +96,7 @@ export class GraphClient {
         params: { size: bytes, max: GRAPH_MAX_REQUEST_BYTES },
       });
     }
-    return this.request({ method: 'POST', url, body, token, timeoutMs, signal, sends: true });
+    return this.request({ method: 'POST', url, body, headers: JSON_CONTENT, token, timeoutMs, signal, sends: true });
   }
 
   /** `POST /users/{sender}/messages`: a draft of the message (with the attachments given in it). */

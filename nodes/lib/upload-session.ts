@@ -83,6 +83,9 @@ export function sendMailRequestBytes(mail: ComposedMail, saveToSentItems: boolea
 
 /** The path a mail takes: decided by the size of the sendMail request it would make. */
 export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPath {
+  // Without attachments a draft would be the same size as the sendMail request, so there is
+  // nothing to gain (sendMail checks its own size): this skips a serialisation per mail.
+  if (mail.attachments.length === 0) return 'sendMail';
   return sendMailRequestBytes(mail, saveToSentItems) <= GRAPH_MAX_REQUEST_BYTES ? 'sendMail' : 'uploadSession';
 }
 
