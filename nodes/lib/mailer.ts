@@ -52,6 +52,8 @@ interface Tries {
   attempts: number;
   waitedMs: number;
   throttled: boolean;
+  /** The first failure after which the mail may already have been delivered (retried only when the user accepts duplicates). */
+  maybeSent?: MailError;
 }
 
 export class Mailer {
@@ -114,9 +116,12 @@ export class Mailer {
 
   private async sendWithRetries(job: SendJob, tries: Tries): Promise<SendResult> {
     const signals = [job.signal, this.closing.signal];
+    // Stopped by a redeploy before the next try: `cancelled` (not sent), unless an earlier try may
+    // have delivered the mail: that stays the news.
+    const stopped = (): MailError => (tries.maybeSent ? amend(tries.maybeSent, { attempts: tries.attempts }) : cancelled(tries.attempts));
     for (;;) {
-      await this.waitForMailbox(job, tries, signals);
-      if (signals.some((s) => s?.aborted)) throw cancelled();
+      await this.waitForMailbox(job, tries, signals, stopped);
+      if (signals.some((s) => s?.aborted)) throw stopped();
       tries.attempts++;
       let error: MailError;
       try {
@@ -124,6 +129,7 @@ export class Mailer {
       } catch (err) {
         error = asMailError(err, this.options.queueSize, tries.attempts);
       }
+      if (error.category === 'unknown-outcome') tries.maybeSent ??= error;
       if (error.category === 'throttled') tries.throttled = true;
       if (error.status === 429 && error.retryAfterSeconds !== undefined && error.graphCode !== undefined) {
         // Graph throttles the mailbox, not the mail: hold every request for it, not just this one.
@@ -131,11 +137,10 @@ export class Mailer {
       }
       const decision = decideRetry(error, tries.attempts, tries.waitedMs, job.retry);
       if (!decision.retry) throw finalError(error, decision.reason, tries, job.retry);
-      // A mail stopped by a redeploy was not sent (the failed try said so): report it as cancelled.
-      if (signals.some((s) => s?.aborted)) throw cancelled(tries.attempts);
+      if (signals.some((s) => s?.aborted)) throw stopped();
       job.onWait?.({ ms: decision.delayMs, category: error.category, code: error.code });
       try {
-        await sleep(decision.delayMs, signals, () => cancelled(tries.attempts));
+        await sleep(decision.delayMs, signals, stopped);
       } finally {
         job.onResume?.();
       }
@@ -144,13 +149,13 @@ export class Mailer {
   }
 
   /** Waits out a mailbox-wide pause (429 with Retry-After), within the mail's wait budget. */
-  private async waitForMailbox(job: SendJob, tries: Tries, signals: ReadonlyArray<AbortSignal | undefined>): Promise<void> {
+  private async waitForMailbox(job: SendJob, tries: Tries, signals: ReadonlyArray<AbortSignal | undefined>, stopped: () => MailError): Promise<void> {
     const pause = Math.min(this.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
     if (pause <= 0) return;
     tries.throttled = true;
     job.onWait?.({ ms: pause, category: 'throttled', code: 'MailboxThrottled' });
     try {
-      await sleep(pause, signals, () => cancelled(tries.attempts));
+      await sleep(pause, signals, stopped);
     } finally {
       job.onResume?.();
     }
@@ -190,8 +195,10 @@ export class Mailer {
 
 /** The error a mail finally fails with: says why retrying stopped when it did retry or could have. */
 function finalError(error: MailError, reason: 'notRetryable' | 'attempts' | 'budget', tries: Tries, policy: RetryPolicy): MailError {
-  // "Not sent" hints would be wrong for a mail that may have arrived: that hint stays.
-  if (reason === 'notRetryable' || error.category === 'unknown-outcome') return error;
+  // A mail that may have arrived in an earlier try is reported as such, whatever came after;
+  // "not sent" notes would be wrong for it.
+  if (tries.maybeSent) return error.category === 'unknown-outcome' ? error : amend(tries.maybeSent, { attempts: tries.attempts });
+  if (reason === 'notRetryable') return error;
   if (reason === 'attempts' && tries.attempts === 1) return error;
   const params = { attempts: tries.attempts, waited: Math.round(tries.waitedMs / 1000), maxWait: Math.round(policy.maxWaitMs / 1000) };
   // The hint for the failure itself stays (it names the cause); the note says why retrying stopped.

@@ -278,6 +278,25 @@ describe('redeploy and shutdown', () => {
     expect(out.failed).toHaveLength(20);
   });
 
+  it('a mail that may have been sent and waits to be retried keeps saying so when a redeploy stops it', async () => {
+    const flow = mailFlow(sandbox, { retryUnknownOutcome: true });
+    await loadMailFlow(flow);
+    sandbox.addFault({ target: 'sendMail', action: 'reset-after', times: 1 });
+    // The retry is answered 429 with a long Retry-After: the redeploy comes during that wait.
+    sandbox.addFault({ target: 'sendMail', status: 429, code: 'ApplicationThrottled', retryAfter: '120', times: Infinity });
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'maybe sent', payload: 'x' });
+    await new Promise<void>((resolve) => {
+      const check = (): void => (out.statuses.some((s) => s.fill === 'yellow' && String(s.text).includes('status.throttled')) ? resolve() : void setImmediate(check));
+      check();
+    });
+    await helper.setFlows(flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n)), 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
+    await out.settled(1);
+    // The first try reached Graph (the sandbox has the mail): "cancelled" would claim it was not sent.
+    expect(out.failed[0].error).toMatchObject({ category: 'unknown-outcome', attempts: 2 });
+    expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(1);
+  });
+
   it('stopping the runtime with mails queued and in flight ends every mail and leaves no timer or socket behind', async () => {
     sandbox.setLatency(200);
     await loadMailFlow(mailFlow(sandbox));
