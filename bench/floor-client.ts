@@ -25,14 +25,18 @@ export interface FloorRunRequest {
   profileFile?: string;
 }
 
-export interface FloorRunResult {
-  type: 'result';
+/** What one measured run reports, whoever sent the mails. */
+export interface RunTotals {
   sent: number;
   failed: number;
   cpuUserUs: number;
   cpuSystemUs: number;
   elapsedMs: number;
   firstError?: string;
+}
+
+export interface FloorRunResult extends RunTotals {
+  type: 'result';
 }
 
 const mode = process.env.BENCH_FLOOR_MODE as Mode;

@@ -11,24 +11,24 @@ export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 export const EXAMPLE_FILE = path.join(__dirname, '..', 'examples', 'send-from-http-endpoint.json');
 
+/** A connection's properties (and credentials, as the admin API takes them) for the sandbox at `sandboxUrl`. */
+export function sandboxConnectionFields(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): Record<string, unknown> {
+  return {
+    key: 'sandbox',
+    name: 'Sandbox (local Microsoft 365 stand-in)',
+    tenantId: SANDBOX.tenantId,
+    applicationId: SANDBOX.applicationId,
+    senderEmail: SANDBOX.senderEmail,
+    cloud: 'custom',
+    loginUrl: sandboxUrl,
+    graphUrl: sandboxUrl,
+    credentials: { clientSecret },
+  };
+}
+
 export function sandboxExampleFlow(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): FlowNode[] {
   const flow = JSON.parse(fs.readFileSync(EXAMPLE_FILE, 'utf8')) as FlowNode[];
-  return flow.map((n) =>
-    n.type === 'office365-mail-connection'
-      ? {
-          ...n,
-          key: 'sandbox',
-          name: 'Sandbox (local Microsoft 365 stand-in)',
-          tenantId: SANDBOX.tenantId,
-          applicationId: SANDBOX.applicationId,
-          senderEmail: SANDBOX.senderEmail,
-          cloud: 'custom',
-          loginUrl: sandboxUrl,
-          graphUrl: sandboxUrl,
-          credentials: { clientSecret },
-        }
-      : n,
-  );
+  return flow.map((n) => (n.type === 'office365-mail-connection' ? { ...n, ...sandboxConnectionFields(sandboxUrl, clientSecret) } : n));
 }
 
 /** The path of the example's `http in` node. */

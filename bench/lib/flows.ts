@@ -6,8 +6,8 @@
  * A window rather than one burst of n: the email task's queue holds 1,000 by default, and the
  * e-mail node would open n SMTP connections at once.
  */
-import { SANDBOX } from '../../sandbox/config';
 import { SENDER } from './workload';
+import { sandboxConnectionFields } from '../../scripts/local-node-red';
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
@@ -140,19 +140,7 @@ export function emailTaskFlow(sandboxUrl: string): FlowNode[] {
       y: 80,
       wires: [[DRIVER], [DRIVER]],
     },
-    {
-      id: CONNECTION,
-      type: 'office365-mail-connection',
-      key: 'bench',
-      name: 'Sandbox',
-      tenantId: SANDBOX.tenantId,
-      applicationId: SANDBOX.applicationId,
-      senderEmail: SANDBOX.senderEmail,
-      cloud: 'custom',
-      loginUrl: sandboxUrl,
-      graphUrl: sandboxUrl,
-      credentials: { clientSecret: SANDBOX.clientSecret },
-    },
+    { id: CONNECTION, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl), key: 'bench' },
   ];
 }
 

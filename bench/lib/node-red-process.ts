@@ -11,14 +11,9 @@ import { spawnNodeRed } from '../../scripts/local-node-red';
 import type { FlowNode } from './flows';
 import { PROFILE_SESSION_JS } from './profile-session';
 import { benchMessage } from './workload';
+import type { RunTotals } from '../floor-client';
 
-export interface NodeRedRunResult {
-  sent: number;
-  failed: number;
-  cpuUserUs: number;
-  cpuSystemUs: number;
-  elapsedMs: number;
-  firstError?: string;
+export interface NodeRedRunResult extends RunTotals {
   /** CPU ticks of the whole process over the same request, from /proc/<pid>/stat (cross-check). */
   procStatCpuMs?: number;
 }
