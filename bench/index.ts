@@ -25,11 +25,12 @@ import { formatSummary, summarise, type ProfileSummary } from './lib/profile-sum
 import { startSmtp, type LocalSmtp } from './lib/smtp';
 import { fixed, median, table } from './lib/stats';
 
-type ScenarioId = 'us' | 'flowOnly' | 'emailNode' | 'axios' | 'https';
+type ScenarioId = 'us' | 'flowOnly' | 'axiosInNodeRed' | 'emailNode' | 'axios' | 'https';
 
 const LABELS: Record<ScenarioId, string> = {
   us: 'Us: email-task in Node-RED → sandbox (Graph, HTTPS)',
   flowOnly: 'Node-RED flow alone (driver → change node), same process',
+  axiosInNodeRed: 'Lean axios inside Node-RED (function node), same process, 4 at a time',
   emailNode: 'node-red-node-email in Node-RED → local SMTP',
   axios: 'Floor: lean axios, keep-alive, 4 at a time',
   https: 'Floor: https.request, keep-alive, 4 at a time',
@@ -37,6 +38,7 @@ const LABELS: Record<ScenarioId, string> = {
 const CPU_SOURCE: Record<ScenarioId, string> = {
   us: 'Node-RED process',
   flowOnly: 'Node-RED process',
+  axiosInNodeRed: 'Node-RED process',
   emailNode: 'Node-RED process',
   axios: 'client process',
   https: 'client process',
@@ -84,7 +86,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const EXTRAS = process.env.BENCH_EXTRAS !== '0';
 const LAYERS = process.env.BENCH_LAYERS !== '0';
 const NODE_RED_LOG = process.env.BENCH_NODE_RED_LOG || 'info';
-const SCENARIOS: ScenarioId[] = ['us', 'flowOnly', 'emailNode', 'axios', 'https'];
+const SCENARIOS: ScenarioId[] = ['us', 'flowOnly', 'axiosInNodeRed', 'emailNode', 'axios', 'https'];
 
 /** Everything started, so an error or a signal still stops it. */
 const children: { killNow(): void }[] = [];
@@ -108,6 +110,7 @@ class Bench {
   readonly totals: Record<ScenarioId, Totals> = {
     us: { mails: 0, connections: 0, tokenRequests: 0 },
     flowOnly: { mails: 0, connections: 0, tokenRequests: 0 },
+    axiosInNodeRed: { mails: 0, connections: 0, tokenRequests: 0 },
     emailNode: { mails: 0, connections: 0, tokenRequests: 0 },
     axios: { mails: 0, connections: 0, tokenRequests: 0 },
     https: { mails: 0, connections: 0, tokenRequests: 0 },
@@ -129,6 +132,7 @@ class Bench {
     let result: { sent: number; failed: number; cpuUserUs: number; cpuSystemUs: number; elapsedMs: number; firstError?: string; procStatCpuMs?: number };
     if (scenario === 'us') result = await this.us.run(n, WINDOW, profileFile);
     else if (scenario === 'flowOnly') result = await this.us.run(n, WINDOW, profileFile, '/bench/run-flow');
+    else if (scenario === 'axiosInNodeRed') result = await this.us.run(n, CONCURRENCY, profileFile, '/bench/run-axios');
     else if (scenario === 'emailNode') result = await this.emailNode.run(n, SMTP_WINDOW, profileFile);
     else result = await this.floors[scenario].run(n, CONCURRENCY, profileFile);
     const stats = this.sb.stats();
@@ -318,6 +322,10 @@ async function main(): Promise<void> {
   const cpuVsEmail = median(perRound('us', 'emailNode', 'cpuMsPerMsg'));
   const rateVsEmail = median(perRound('us', 'emailNode', 'msgsPerSec'));
   const cpuVsHttps = median(perRound('us', 'https', 'cpuMsPerMsg'));
+  // The same lean client in the same Node-RED process: what the email task adds, apart from what
+  // the larger process costs any HTTP client.
+  const cpuVsAxiosInNodeRed = median(perRound('us', 'axiosInNodeRed', 'cpuMsPerMsg'));
+  const axiosInNodeRedVsAxios = median(perRound('axiosInNodeRed', 'axios', 'cpuMsPerMsg'));
   // What the email task and its HTTP client add to a Node-RED flow, against the client alone.
   const nodeOnlyVsAxios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -354,7 +362,7 @@ async function main(): Promise<void> {
       'process.cpuUsage() (user + system, all threads) of the measuring process, read just before the first mail and just after the last one left: inside Node-RED by the flow\'s driver through a settings-file hook, inside the floor clients by the client. procStatCpuMs is /proc/<pid>/stat over the same run request, as a cross-check.',
     medians: Object.fromEntries(SCENARIOS.map((s) => [s, { msgsPerSec: med(s, 'msgsPerSec'), cpuMsPerMsg: med(s, 'cpuMsPerMsg') }])),
     totals: bench.totals,
-    ratios: { ...goals, cpuVsHttpsFloor: cpuVsHttps, cpuWithoutFlowVsAxios: median(nodeOnlyVsAxios), perRound: { cpuVsAxios: perRound('us', 'axios', 'cpuMsPerMsg'), cpuVsEmailNode: perRound('us', 'emailNode', 'cpuMsPerMsg'), rateVsEmailNode: perRound('us', 'emailNode', 'msgsPerSec') } },
+    ratios: { ...goals, cpuVsHttpsFloor: cpuVsHttps, cpuWithoutFlowVsAxios: median(nodeOnlyVsAxios), cpuVsAxiosInNodeRed, axiosInNodeRedVsAxios, perRound: { cpuVsAxios: perRound('us', 'axios', 'cpuMsPerMsg'), cpuVsEmailNode: perRound('us', 'emailNode', 'cpuMsPerMsg'), rateVsEmailNode: perRound('us', 'emailNode', 'msgsPerSec') } },
     samples: bench.samples,
     profiles: bench.profiles,
     layers,
@@ -368,6 +376,8 @@ async function main(): Promise<void> {
   log(table(header, rows));
   log(`\nUs CPU/msg ÷ https.request floor CPU/msg: ${fixed(cpuVsHttps, 2)} (for orientation)`);
   log(`(Us − Node-RED flow alone) CPU/msg ÷ lean-axios floor CPU/msg: ${fixed(median(nodeOnlyVsAxios), 2)} (the email task and its HTTP client without Node-RED's own share)`);
+  log(`Lean axios inside Node-RED CPU/msg ÷ lean-axios floor CPU/msg: ${fixed(axiosInNodeRedVsAxios, 2)} (the same client, only the process differs)`);
+  log(`Us CPU/msg ÷ lean axios inside Node-RED CPU/msg: ${fixed(cpuVsAxiosInNodeRed, 2)} (what the email task adds to the same client in the same process)`);
   for (const extra of extras) log(`bench:${extra.name} exited with ${extra.exitCode}`);
   log(`Results: ${path.relative(ROOT, jsonFile)}\n`);
   log(goalLine('Us CPU/msg ÷ lean-axios floor CPU/msg', fixed(cpuVsAxios, 2), '≤ 1.3', goals.cpuVsAxios.met));

@@ -18,6 +18,7 @@ const CONNECTION = 'b0e0c0de00000006';
 const COMPLETE = 'b0e0c0de00000007';
 const CATCH = 'b0e0c0de00000008';
 const FLOW_TAB = 'b0e0c0de00000101';
+const AXIOS_TAB = 'b0e0c0de00000201';
 
 /** The driver (a function node). `global.get('bench')` is the settings file's hook. */
 const DRIVER_JS = `
@@ -106,10 +107,26 @@ export function flowOnlyTab(): FlowNode[] {
   ];
 }
 
+/**
+ * The same driver with a function node posting the floor's request with the floor's lean axios
+ * client (the settings file's `bench.leanPost`) where the mail node would be: the lean-axios floor
+ * inside the email task's process. The caller keeps 4 in flight, as the floor does.
+ */
+export function leanAxiosTab(): FlowNode[] {
+  const poster = `${AXIOS_TAB.slice(0, -2)}05`;
+  const post = `global.get('bench').leanPost().then(() => node.send(msg), (err) => { msg.error = { message: String((err && err.message) || err) }; node.send(msg); });
+return null;`;
+  return [
+    ...driverTab(AXIOS_TAB, '/bench/run-axios', poster),
+    { id: poster, type: 'function', z: AXIOS_TAB, name: 'lean axios post', func: post, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 480, y: 80, wires: [[`${AXIOS_TAB.slice(0, -2)}03`]] },
+  ];
+}
+
 /** http in → driver → email task (both outputs) → driver; driver → http response. */
 export function emailTaskFlow(sandboxUrl: string): FlowNode[] {
   return [
     ...flowOnlyTab(),
+    ...leanAxiosTab(),
     ...common(),
     {
       id: MAIL_NODE,

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { spawnNodeRed } from '../../scripts/local-node-red';
 import type { FlowNode } from './flows';
 import { PROFILE_SESSION_JS } from './profile-session';
-import { benchMessage } from './workload';
+import { SANDBOX } from '../../sandbox/config';
+import { SENDER, benchMessage, graphSendMailBody } from './workload';
 import type { RunTotals } from '../floor-client';
 
 export interface NodeRedRunResult extends RunTotals {
@@ -29,9 +30,41 @@ export interface NodeRedOptions {
 const ROOT = path.join(__dirname, '..', '..');
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/**
+ * The lean-axios floor of bench/floor-client.ts, but inside the Node-RED process: the same HTTP
+ * client doing the same requests where the email task runs, so what the task adds can be told
+ * apart from what the larger process costs any HTTP client. It takes its own token on first use.
+ */
+function leanFloorJs(): string {
+  const credentials = { tenant: SANDBOX.tenantId, client_id: SANDBOX.applicationId, client_secret: SANDBOX.clientSecret };
+  return `const benchLeanFloor = (() => {
+  const axios = require(${JSON.stringify(require.resolve('axios'))});
+  const https = require('node:https');
+  const { randomUUID } = require('node:crypto');
+  const base = process.env.BENCH_SANDBOX_URL;
+  const lean = axios.create({ httpsAgent: new https.Agent({ keepAlive: true }), maxRedirects: 0, proxy: false });
+  const credentials = ${JSON.stringify(credentials)};
+  const payload = ${JSON.stringify(graphSendMailBody())};
+  let token; // one request for the token, shared by the first posts
+  async function getToken() {
+    const form = new URLSearchParams({ client_id: credentials.client_id, client_secret: credentials.client_secret, scope: base + '/.default', grant_type: 'client_credentials' }).toString();
+    const answer = await lean.post(base + '/' + credentials.tenant + '/oauth2/v2.0/token', form, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    return answer.data.access_token;
+  }
+  return async function post() {
+    token = token || getToken();
+    const headers = { Authorization: 'Bearer ' + (await token), 'Content-Type': 'application/json', 'client-request-id': randomUUID(), 'return-client-request-id': 'true' };
+    const answer = await lean.post(base + ${JSON.stringify(`/v1.0/users/${SENDER}/sendMail`)}, payload, { headers });
+    if (answer.status !== 202) throw new Error('sendMail answered ' + answer.status);
+  };
+})();
+`;
+}
+
 function settingsJs(logLevel: string): string {
   return `// Written by bench/lib/node-red-process.ts for one bench run.
 ${PROFILE_SESSION_JS}
+${leanFloorJs()}
 const { performance } = require('node:perf_hooks');
 module.exports = {
   uiPort: 0,
@@ -47,6 +80,7 @@ module.exports = {
       cpu: (previous) => process.cpuUsage(previous),
       now: () => performance.now(),
       startProfile: () => benchStartProfile(200),
+      leanPost: benchLeanFloor,
     },
   },
 };
