@@ -31,6 +31,25 @@ export function sandboxExampleFlow(sandboxUrl: string, clientSecret: string = SA
   return flow.map((n) => (n.type === 'office365-mail-connection' ? { ...n, ...sandboxConnectionFields(sandboxUrl, clientSecret) } : n));
 }
 
+/**
+ * Points the saved flows' sandbox connections (key `sandbox`, on 127.0.0.1) at the sandbox running
+ * now: its port may differ from the last start (SANDBOX_PORT). Returns how many were changed.
+ */
+export function pointSandboxConnectionsAt(flowsFile: string, sandboxUrl: string): number {
+  if (!fs.existsSync(flowsFile)) return 0;
+  const flows = JSON.parse(fs.readFileSync(flowsFile, 'utf8')) as FlowNode[];
+  let changed = 0;
+  for (const n of flows) {
+    const local = (url: unknown): boolean => typeof url === 'string' && url.startsWith('https://127.0.0.1:');
+    if (n.type !== 'office365-mail-connection' || n.key !== 'sandbox' || !local(n.loginUrl) || n.loginUrl === sandboxUrl) continue;
+    n.loginUrl = sandboxUrl;
+    if (local(n.graphUrl)) n.graphUrl = sandboxUrl;
+    changed++;
+  }
+  if (changed) fs.writeFileSync(flowsFile, JSON.stringify(flows, null, 4));
+  return changed;
+}
+
 /** The path of the example's `http in` node. */
 export function endpointPath(flow: FlowNode[]): string {
   const httpIn = flow.find((n) => n.type === 'http in');

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startSandbox } from '../sandbox';
 import { ensureCa } from '../sandbox/ca';
-import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings } from './local-node-red';
+import { endpointPath, pointSandboxConnectionsAt, sandboxExampleFlow, spawnNodeRed, writeSettings } from './local-node-red';
 
 const root = path.join(__dirname, '..');
 const userDir = path.join(root, '.node-red');
@@ -21,7 +21,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
   const link = path.join(userDir, 'node_modules', 'node-red-contrib-office365-mail');
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
-  const firstRun = !fs.existsSync(path.join(userDir, 'flows.json'));
+  const flowsFile = path.join(userDir, 'flows.json');
+  const firstRun = !fs.existsSync(flowsFile);
+  // A later start may run the sandbox on another port: the saved sandbox connection follows it.
+  if (pointSandboxConnectionsAt(flowsFile, sandbox.url)) process.stdout.write(`The sandbox connection now points at ${sandbox.url}.\n`);
   writeSettings(userDir, { port, credentialSecret: 'local-development-only' });
   // Node reads extra CAs only at start: this is how the sandbox's throwaway CA is trusted.
   const nodeRed = spawnNodeRed(userDir, { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath });
