@@ -8,8 +8,7 @@ import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
 import { MailError, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
-import type { WaitInfo } from './lib/mailer';
-import type { RetryPolicy } from './lib/retry';
+import type { SendJob, WaitInfo } from './lib/mailer';
 import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
 import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
 
@@ -78,15 +77,23 @@ export = function register(RED: NodeAPI): void {
     const aborting = new AbortController();
     // Every queued or in-flight mail listens on these: a thousand listeners is the design, not a leak.
     setMaxListeners(0, stopping.signal, aborting.signal);
-    const retry: RetryPolicy = { maxAttempts: task.maxAttempts, maxWaitMs: task.maxWaitMs, retryUnknownOutcome: task.retryUnknownOutcome };
-    const onWait = (wait: WaitInfo): void => {
-      waiting++;
-      lastWait = wait;
-      showStatus();
-    };
-    const onResume = (): void => {
-      waiting--;
-      showStatus();
+    // Everything of a send job but the mail is the node's own: built once, not per message.
+    const jobSettings: Omit<SendJob, 'mail'> = {
+      saveToSentItems: task.saveToSentItems,
+      timeoutMs: task.timeoutMs,
+      node: ref,
+      retry: { maxAttempts: task.maxAttempts, maxWaitMs: task.maxWaitMs, retryUnknownOutcome: task.retryUnknownOutcome },
+      signal: stopping.signal,
+      abort: aborting.signal,
+      onWait: (wait) => {
+        waiting++;
+        lastWait = wait;
+        showStatus();
+      },
+      onResume: () => {
+        waiting--;
+        showStatus();
+      },
     };
 
     if (!runtime) {
@@ -197,17 +204,7 @@ export = function register(RED: NodeAPI): void {
         if (err instanceof MailError) runtime.mailer.recordRejected(ref, err);
         throw err;
       }
-      return runtime.mailer.send({
-        mail,
-        saveToSentItems: task.saveToSentItems,
-        timeoutMs: task.timeoutMs,
-        node: ref,
-        retry,
-        signal: stopping.signal,
-        abort: aborting.signal,
-        onWait,
-        onResume,
-      });
+      return runtime.mailer.send({ ...jobSettings, mail });
     }
 
     node.on('input', (msg, send, done) => {

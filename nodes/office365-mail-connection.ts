@@ -68,13 +68,8 @@ export = function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<ConnectionNode, ConnectionDef, unknown, AllCredentials>('office365-mail-connection', ConnectionNodeConstructor, {
-    credentials: {
-      clientSecret: { type: 'password' },
-      certificate: { type: 'password' },
-      certificatePrivateKey: { type: 'password' },
-      certificatePassphrase: { type: 'password' },
-      proxyPassword: { type: 'password' },
-    },
+    // Every credential is a secret: none is ever sent to the editor.
+    credentials: Object.fromEntries(CREDENTIAL_NAMES.map((name) => [name, { type: 'password' as const }])),
   });
 
   function usageData(): { connections: unknown[] } {

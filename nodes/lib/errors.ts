@@ -41,6 +41,8 @@ export interface MailErrorInit {
   retryAfterSeconds?: number;
   /** Upstream description (Entra's error_description, Graph's message), already redacted. */
   detail?: string;
+  /** Tries made for the mail (default 1). */
+  attempts?: number;
 }
 
 export class MailError extends Error {
@@ -58,7 +60,7 @@ export class MailError extends Error {
   readonly retryable: boolean;
   readonly retryAfterSeconds?: number;
   readonly detail?: string;
-  attempts = 1;
+  readonly attempts: number;
 
   constructor(init: MailErrorInit) {
     // The English fallback message names the code only; the glue shows the translated text.
@@ -78,6 +80,7 @@ export class MailError extends Error {
     this.retryable = init.retryable ?? false;
     this.retryAfterSeconds = init.retryAfterSeconds;
     this.detail = init.detail;
+    this.attempts = init.attempts ?? 1;
   }
 }
 
@@ -85,16 +88,11 @@ export class MailError extends Error {
  * A copy of a failure with some fields changed. Errors are shared (a failed token request reaches
  * every mail waiting for it), so they are never changed in place.
  */
-export function amend(error: MailError, changes: Partial<Pick<MailErrorInit, 'category' | 'hintKey' | 'noteKey' | 'params'>> & { attempts?: number } = {}): MailError {
-  const copy = new MailError({
-    ...error,
-    category: changes.category ?? error.category,
-    hintKey: changes.hintKey ?? error.hintKey,
-    noteKey: changes.noteKey ?? error.noteKey,
-    params: { ...error.params, ...changes.params },
-  });
-  copy.attempts = changes.attempts ?? error.attempts;
-  return copy;
+export function amend(
+  error: MailError,
+  changes: Partial<Pick<MailErrorInit, 'category' | 'messageKey' | 'hintKey' | 'noteKey' | 'params' | 'retryable' | 'attempts'>> = {},
+): MailError {
+  return new MailError({ ...error, ...changes, params: { ...error.params, ...changes.params } });
 }
 
 /** The same failure with another category and hint, when the context knows the cause better. */

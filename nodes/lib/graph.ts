@@ -5,8 +5,6 @@ import type { FileAttachment, Message } from '@microsoft/microsoft-graph-types';
 import { MailError, graphError, networkError } from './errors';
 import { flatHeaders, retryAfterSeconds, transportFailure } from './http';
 
-export { retryAfterSeconds };
-
 export interface GraphCallResult {
   requestId: string;
   clientRequestId: string;
@@ -63,8 +61,6 @@ interface GraphResponse extends GraphCallResult {
   data: unknown;
 }
 
-const JSON_CONTENT: Readonly<Record<string, string>> = { 'Content-Type': 'application/json' };
-
 interface GraphErrorBody {
   error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } };
 }
@@ -96,7 +92,7 @@ export class GraphClient {
         params: { size: bytes, max: GRAPH_MAX_REQUEST_BYTES },
       });
     }
-    return this.request({ method: 'POST', url, body, headers: JSON_CONTENT, token, timeoutMs, signal, sends: true });
+    return this.request({ method: 'POST', url, body, token, timeoutMs, signal, sends: true });
   }
 
   /** `POST /users/{sender}/messages`: a draft of the message (with the attachments given in it). */
@@ -175,7 +171,8 @@ export class GraphClient {
     const clientRequestId = randomUUID();
     const headers: Record<string, string> = { 'client-request-id': clientRequestId, 'return-client-request-id': 'true', ...options.headers };
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
-    if (typeof options.body === 'string') headers['Content-Type'] = 'application/json';
+    // Graph's bodies are JSON, except the upload slices, which say what they are.
+    if (options.body !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
     let response: AxiosResponse<unknown>;
     try {
       response = await this.http.request({ method: options.method, url: options.url, data: options.body, headers, timeout: options.timeoutMs, signal: options.signal });

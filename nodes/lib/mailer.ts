@@ -63,6 +63,8 @@ export class Mailer {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** After a 429 with Retry-After, no request to this mailbox starts before this time. */
   private pausedUntil = 0;
+  /** A long upload asks for the current token before each step. */
+  private readonly delivery = { renew: () => this.options.tokens.getToken() };
 
   constructor(private readonly options: MailerOptions) {
     // Each mail waiting on a retry listens here; many at once is expected.
@@ -72,23 +74,23 @@ export class Mailer {
 
   async send(job: SendJob): Promise<SendResult> {
     const tries: Tries = { attempts: 0, waitedMs: 0, throttled: false };
+    let failure: MailError | undefined;
     try {
       if (this.closing.signal.aborted) throw cancelled();
       const running = this.limiter.run(() => this.sendWithRetries(job, tries), job.signal, cancelled);
       this.inFlight.add(running);
       const result = await running.finally(() => this.inFlight.delete(running));
-      if (tries.throttled) this.usage.recordThrottled();
-      if (tries.attempts > 1) this.usage.recordRetry();
       this.usage.recordSent(new Date(result.sentAt));
-      this.options.onUsageChange?.();
       return result;
     } catch (err) {
-      const error = asMailError(err, this.options.queueSize, tries.attempts);
-      if (tries.throttled || error.category === 'throttled') this.usage.recordThrottled();
+      failure = asMailError(err, this.options.queueSize, tries.attempts);
+      this.usage.recordFailure(job.node, failure);
+      throw failure;
+    } finally {
+      // Sent or failed, the mail counts as throttled or retried once when it was.
+      if (tries.throttled || failure?.category === 'throttled') this.usage.recordThrottled();
       if (tries.attempts > 1) this.usage.recordRetry();
-      this.usage.recordFailure(job.node, error);
       this.options.onUsageChange?.();
-      throw error;
     }
   }
 
@@ -116,12 +118,19 @@ export class Mailer {
 
   private async sendWithRetries(job: SendJob, tries: Tries): Promise<SendResult> {
     const signals = [job.signal, this.closing.signal];
+    const isStopped = (): boolean => signals.some((s) => s?.aborted);
     // Stopped by a redeploy before the next try: `cancelled` (not sent), unless an earlier try may
     // have delivered the mail: that stays the news.
     const stopped = (): MailError => (tries.maybeSent ? amend(tries.maybeSent, { attempts: tries.attempts }) : cancelled(tries.attempts));
+    const wait = (ms: number, info: WaitInfo): Promise<void> => this.wait(job, tries, ms, info, signals, stopped);
     for (;;) {
-      await this.waitForMailbox(job, tries, signals, stopped);
-      if (signals.some((s) => s?.aborted)) throw stopped();
+      // A mailbox-wide pause (429 with Retry-After) is waited out within the mail's budget.
+      const pause = Math.min(this.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
+      if (pause > 0) {
+        tries.throttled = true;
+        await wait(pause, { ms: pause, category: 'throttled', code: 'MailboxThrottled' });
+      }
+      if (isStopped()) throw stopped();
       tries.attempts++;
       let error: MailError;
       try {
@@ -137,36 +146,27 @@ export class Mailer {
       }
       const decision = decideRetry(error, tries.attempts, tries.waitedMs, job.retry);
       if (!decision.retry) throw finalError(error, decision.reason, tries, job.retry);
-      if (signals.some((s) => s?.aborted)) throw stopped();
-      job.onWait?.({ ms: decision.delayMs, category: error.category, code: error.code });
-      try {
-        await sleep(decision.delayMs, signals, stopped);
-      } finally {
-        job.onResume?.();
-      }
-      tries.waitedMs += decision.delayMs;
+      if (isStopped()) throw stopped();
+      await wait(decision.delayMs, { ms: decision.delayMs, category: error.category, code: error.code });
     }
   }
 
-  /** Waits out a mailbox-wide pause (429 with Retry-After), within the mail's wait budget. */
-  private async waitForMailbox(job: SendJob, tries: Tries, signals: ReadonlyArray<AbortSignal | undefined>, stopped: () => MailError): Promise<void> {
-    const pause = Math.min(this.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
-    if (pause <= 0) return;
-    tries.throttled = true;
-    job.onWait?.({ ms: pause, category: 'throttled', code: 'MailboxThrottled' });
+  /** One wait of a mail (retry or mailbox pause), told to the node, counted against its budget. */
+  private async wait(job: SendJob, tries: Tries, ms: number, info: WaitInfo, signals: ReadonlyArray<AbortSignal | undefined>, stopped: () => MailError): Promise<void> {
+    job.onWait?.(info);
     try {
-      await sleep(pause, signals, stopped);
+      await sleep(ms, signals, stopped);
     } finally {
       job.onResume?.();
     }
-    tries.waitedMs += pause;
+    tries.waitedMs += ms;
   }
 
   private async attempt(job: SendJob, attempts: number): Promise<SendResult> {
     const token = await this.options.tokens.getToken();
     let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
     try {
-      ids = await deliver(this.options.graph, this.options.sender, job, token, { renew: () => this.options.tokens.getToken() });
+      ids = await deliver(this.options.graph, this.options.sender, job, token, this.delivery);
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
@@ -206,20 +206,14 @@ function finalError(error: MailError, reason: 'notRetryable' | 'attempts' | 'bud
 }
 
 function cancelled(attempts = 0): MailError {
-  const error = new MailError({ category: 'cancelled', code: 'Cancelled', messageKey: 'cancelled', hintKey: 'cancelled' });
-  error.attempts = attempts;
-  return error;
+  return new MailError({ category: 'cancelled', code: 'Cancelled', messageKey: 'cancelled', hintKey: 'cancelled', attempts });
 }
 
 /** Any failure as this mail's own MailError copy with its count of tries. */
 function asMailError(err: unknown, queueSize: number, attempts: number): MailError {
   if (err instanceof MailError) return err.attempts === attempts ? err : amend(err, { attempts });
   if (err instanceof QueueFullError) {
-    const error = new MailError({ category: 'throttled', code: 'QueueFull', messageKey: 'queueFull', hintKey: 'queueFull', params: { queueSize } });
-    error.attempts = 0;
-    return error;
+    return new MailError({ category: 'throttled', code: 'QueueFull', messageKey: 'queueFull', hintKey: 'queueFull', params: { queueSize }, attempts: 0 });
   }
-  const error = internalError();
-  error.attempts = attempts;
-  return error;
+  return amend(internalError(), { attempts });
 }

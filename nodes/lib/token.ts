@@ -11,7 +11,7 @@ import {
   ServerError,
   type AuthenticationResult,
 } from '@azure/msal-node';
-import { MailError, aadstsFrom, entraError, isTlsCode, networkError, redact, withHint } from './errors';
+import { MailError, aadstsFrom, amend, entraError, isTlsCode, networkError, redact, withHint } from './errors';
 import { MsalNetworkClient, retryAfterSeconds, type HttpClient } from './http';
 import { graphScope } from './clouds';
 
@@ -156,9 +156,7 @@ export class TokenProvider {
     const viaProxy = ({ hintKey }: { hintKey: string }): MailError => {
       // 407 and 403 are the proxy's policy: asking again gets the same answer.
       const retryable = error.retryable && error.code !== 'EPROXY407' && error.code !== 'EPROXY403';
-      const copy = new MailError({ ...error, params: { ...error.params, proxy }, hintKey, retryable });
-      copy.attempts = error.attempts;
-      return copy;
+      return amend(error, { params: { proxy }, hintKey, retryable });
     };
     if (error.code === 'EPROXY407') return viaProxy({ hintKey: 'proxyAuth' });
     if (error.code.startsWith('EPROXY')) return viaProxy({ hintKey: 'proxyRefused' });

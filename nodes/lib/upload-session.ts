@@ -9,7 +9,7 @@
  * Each Graph step is its own GraphClient call, so a caller can put a retry policy around it.
  */
 import type { Message } from '@microsoft/microsoft-graph-types';
-import { MailError, withHint } from './errors';
+import { MailError, amend, withHint } from './errors';
 import { fileAttachmentJsonBytes, toFileAttachment } from './attachments';
 import { GRAPH_MAX_REQUEST_BYTES, type GraphCallResult, type GraphClient } from './graph';
 import type { AccessToken } from './token';
@@ -207,11 +207,7 @@ class UploadDelivery {
    */
   private explain(err: unknown, step?: string): unknown {
     if (!(err instanceof MailError)) return err;
-    let out = err;
-    if (step !== undefined) {
-      out = new MailError({ ...err, messageKey: 'largeMailFailed', params: { ...err.params, step } });
-      out.attempts = err.attempts;
-    }
+    const out = step === undefined ? err : amend(err, { messageKey: 'largeMailFailed', params: { step } });
     // With roles known to include Mail.ReadWrite, a 403 has another cause (RBAC scope).
     if (out.category === 'permission' && out.status === 403 && !this.current.roles?.includes('Mail.ReadWrite')) {
       return withHint(out, 'permission', 'needsMailReadWrite');

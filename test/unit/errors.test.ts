@@ -1,6 +1,6 @@
 import { aadstsFrom, entraDescription, entraError, graphError, networkError, redact } from '../../nodes/lib/errors';
-import { retryAfterSeconds, userSegment } from '../../nodes/lib/graph';
-import { transportFailure } from '../../nodes/lib/http';
+import { userSegment } from '../../nodes/lib/graph';
+import { retryAfterSeconds, transportFailure } from '../../nodes/lib/http';
 import { AxiosError } from 'axios';
 
 describe('error classification', () => {
