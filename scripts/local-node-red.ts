@@ -11,6 +11,31 @@ export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 export const EXAMPLE_FILE = path.join(__dirname, '..', 'examples', 'send-from-http-endpoint.json');
 
+/**
+ * An email task's properties as the editor saves its defaults (the contract's: To `msg.to`,
+ * Subject `msg.topic`, Body `msg.payload` ...), for flows written in code (tests, benches).
+ */
+export const EMAIL_TASK_DEFAULTS: Readonly<Record<string, unknown>> = {
+  authType: 'connection',
+  to: 'to',
+  toType: 'msg',
+  cc: 'cc',
+  ccType: 'msg',
+  bcc: 'bcc',
+  bccType: 'msg',
+  replyTo: 'replyTo',
+  replyToType: 'msg',
+  subject: 'topic',
+  subjectType: 'msg',
+  body: 'payload',
+  bodyType: 'msg',
+  attachments: 'attachments',
+  attachmentsType: 'msg',
+  bodyFormat: 'auto',
+  importance: 'normal',
+  saveToSentItems: true,
+};
+
 /** A connection's properties (and credentials, as the admin API takes them) for the sandbox at `sandboxUrl`. */
 export function sandboxConnectionFields(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): Record<string, unknown> {
   return {

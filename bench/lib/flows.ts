@@ -7,7 +7,7 @@
  * e-mail node would open n SMTP connections at once.
  */
 import { SENDER } from './workload';
-import { sandboxConnectionFields } from '../../scripts/local-node-red';
+import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../../scripts/local-node-red';
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
@@ -133,25 +133,8 @@ export function emailTaskFlow(sandboxUrl: string): FlowNode[] {
       type: 'email-task',
       z: TAB,
       name: '',
-      authType: 'connection',
+      ...EMAIL_TASK_DEFAULTS,
       connection: CONNECTION,
-      to: 'to',
-      toType: 'msg',
-      cc: 'cc',
-      ccType: 'msg',
-      bcc: 'bcc',
-      bccType: 'msg',
-      replyTo: 'replyTo',
-      replyToType: 'msg',
-      subject: 'topic',
-      subjectType: 'msg',
-      body: 'payload',
-      bodyType: 'msg',
-      bodyFormat: 'auto',
-      attachments: 'attachments',
-      attachmentsType: 'msg',
-      importance: 'normal',
-      saveToSentItems: true,
       timeout: 30,
       x: 480,
       y: 80,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
+import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox';
 
 /**
@@ -75,25 +76,8 @@ export function mailFlow(sandbox: Sandbox, task: Record<string, unknown> = {}, c
       type: 'email-task',
       z: 't1',
       name: 'mail',
-      authType: 'connection',
+      ...EMAIL_TASK_DEFAULTS,
       connection: 'c1',
-      to: 'to',
-      toType: 'msg',
-      cc: 'cc',
-      ccType: 'msg',
-      bcc: 'bcc',
-      bccType: 'msg',
-      replyTo: 'replyTo',
-      replyToType: 'msg',
-      subject: 'topic',
-      subjectType: 'msg',
-      body: 'payload',
-      bodyType: 'msg',
-      attachments: 'attachments',
-      attachmentsType: 'msg',
-      bodyFormat: 'auto',
-      importance: 'normal',
-      saveToSentItems: true,
       wires: [['ok'], ['fail']],
       ...task,
     },

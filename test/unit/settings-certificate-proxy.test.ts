@@ -7,15 +7,9 @@ import tls from 'node:tls';
 import { ensureCa, issueCertificate, type CertificateAuthority } from '../../sandbox/ca';
 import { connectionSecrets, readConnectionSettings } from '../../nodes/lib/settings';
 import { createHttpClient, trustedCertificates } from '../../nodes/lib/http';
+import { noEnv, validConnection } from '../support/connection-config';
 
-const valid = {
-  key: 'my-office-connection',
-  tenantId: 'contoso.onmicrosoft.com',
-  applicationId: '0b7e5a3c-2d91-4f6e-8a4b-1c9d7e2f6a30',
-  senderEmail: 'alerts@contoso.onmicrosoft.com',
-  cloud: 'global',
-};
-const noEnv = (): undefined => undefined;
+const valid = validConnection;
 
 let ca: CertificateAuthority;
 let leaf: { certPem: string; keyPem: string };

@@ -1,14 +1,8 @@
 import { readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
 import { endpointsFor, graphScope } from '../../nodes/lib/clouds';
+import { noEnv, validConnection } from '../support/connection-config';
 
-const valid = {
-  key: 'my-office-connection',
-  tenantId: 'contoso.onmicrosoft.com',
-  applicationId: '0b7e5a3c-2d91-4f6e-8a4b-1c9d7e2f6a30',
-  senderEmail: 'alerts@contoso.onmicrosoft.com',
-  cloud: 'global',
-};
-const noEnv = (): undefined => undefined;
+const valid = validConnection;
 
 describe('connection settings', () => {
   it('accepts a complete connection with defaults', () => {
