@@ -9,7 +9,7 @@ import path from 'node:path';
 import axios from 'axios';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { findLeaks } from '../support/leaks';
+import { expectNoLeaks } from '../support/leaks';
 import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings, type FlowNode } from '../../scripts/local-node-red';
 import { freePort } from '../support/ports';
 
@@ -106,8 +106,7 @@ test('the example flow sends a mail from its http endpoint; a wrong secret expla
 
   const flows = await axios.get(`${baseUrl}/flows`);
   const stored = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
-  const leaks = findLeaks([flows.data, usage.data, ok.data, bad.data, log, stored], [SANDBOX.clientSecret, 'not-the-secret-value', ...sandbox.issuedTokens()]);
-  expect(leaks).toEqual([]);
+  expectNoLeaks([flows.data, usage.data, ok.data, bad.data, log, stored], sandbox, ['not-the-secret-value']);
 });
 
 test('faults through the packed package: retried 429 and 503, a reset after acceptance, a hung request; nothing leaks', async () => {
@@ -144,5 +143,5 @@ test('faults through the packed package: retried 429 and 503, a reset after acce
   const flows = await axios.get(`${baseUrl}/flows`);
   const stored = fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8');
   const seen = [flows.data, usage.data, throttled.data, unavailable.data, reset.data, hung.data, log, stored];
-  expect(findLeaks(seen, [SANDBOX.clientSecret, ...sandbox.issuedTokens()])).toEqual([]);
+  expectNoLeaks(seen, sandbox);
 });

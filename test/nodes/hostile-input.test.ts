@@ -8,7 +8,7 @@ import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { CATEGORIES } from '../../nodes/lib/errors';
 import { withEnglish } from '../support/english';
-import { findLeaks } from '../support/leaks';
+import { expectNoLeaks } from '../support/leaks';
 import { catchNode, connectionNode, emailTaskNode, helper, logText, mailFlow, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
@@ -120,7 +120,7 @@ describe('hostile input', () => {
       node.receive({ to: 'ada@example.com', topic: 'still alive', payload: 'ok', seq: -1 } as never);
       await out.settled(MESSAGES + 1);
       expect(out.sent.length).toBe(before + 1);
-      expect(findLeaks([out.sent.map((m: OutMsg) => m.email), out.failed.map((m) => m.error), logText()], [SANDBOX.clientSecret, ...sandbox.issuedTokens()])).toEqual([]);
+      expectNoLeaks([out.sent.map((m: OutMsg) => m.email), out.failed.map((m) => m.error), logText()], sandbox);
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
