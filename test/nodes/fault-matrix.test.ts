@@ -1,25 +1,18 @@
 /**
  * The fault matrix: every fault the sandbox can inject, each with at least 20 messages, through a
  * real Node-RED runtime. Whatever happens, each message leaves by exactly one output, and each mail
- * the sandbox delivered is there exactly once.
+ * the sandbox delivered is there exactly once, and nothing that came out holds a secret or a token.
  */
 import type { Sandbox } from '../../sandbox';
 import type { Fault } from '../../sandbox/state';
 import { SANDBOX } from '../../sandbox/config';
-import { findLeaks } from '../support/leaks';
+import { expectNoLeaks } from '../support/leaks';
 import { helper, loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg, type Outputs } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
 beforeEach(() => {
   sandbox = currentSandbox();
-});
-
-/** What came out, and every token issued, for the leak scan at the end of the file. */
-const everything: unknown[] = [];
-const tokens = new Set<string>();
-afterEach(() => {
-  for (const token of sandbox.issuedTokens()) tokens.add(token);
 });
 
 interface Run {
@@ -30,8 +23,9 @@ interface Run {
 }
 
 /**
- * Sends `n` mails with subjects `<label> <i>`, waits until all have left, and checks the two
- * invariants: one output per message, and no mail delivered twice.
+ * Sends `n` mails with subjects `<label> <i>`, waits until all have left, and checks the three
+ * invariants: one output per message, no mail delivered twice, and no secret or token in anything
+ * that came out (outputs, statuses, Catch copies, usage data, log) through this fault.
  */
 async function runMatrixCase(label: string, n: number, task: Record<string, unknown>, faults: Fault[], connection: Record<string, unknown> = {}): Promise<Run> {
   await loadMailFlow(mailFlow(sandbox, task, connection));
@@ -52,7 +46,7 @@ async function runMatrixCase(label: string, n: number, task: Record<string, unkn
   for (const m of out.sent) expect(delivered).toContain(m.topic);
 
   const usage = await helper.request().get('/office365-mail/usage');
-  everything.push(out, usage.body, logText());
+  expectNoLeaks([out, usage.body, logText()], sandbox);
   return { out, sent: out.sent, failed: out.failed, delivered };
 }
 
@@ -185,10 +179,11 @@ describe('the per-mailbox limit and the queue', () => {
   });
 
   it('a full queue fails the extra mails at once as throttled, with a hint', async () => {
-    sandbox.setLatency(50);
+    // The 30 messages enter the task one after another without waiting on I/O, and no request can
+    // finish before an I/O turn: 4 take the mailbox's slots, 10 fill the queue, whatever the speed.
     const run = await runMatrixCase('full', 30, {}, [], { queueSize: 10 });
-    expect(run.sent).toHaveLength(14);
-    expect(run.failed).toHaveLength(16);
+    expect(run.sent).toHaveLength(4 + 10);
+    expect(run.failed).toHaveLength(30 - 14);
     for (const error of errors(run)) {
       expect(error).toMatchObject({ category: 'throttled', code: 'QueueFull', attempts: 0 });
       expect(error.hint).toContain('hints.queueFull');
@@ -246,10 +241,15 @@ describe('redeploy and shutdown', () => {
     await helper.setFlows(changed, 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
     await out.settled(100);
     await out.caughtAtLeast(out.failed.length);
+    const reachedGraph = arrived;
 
+    // Counts, not speed: each mail that reached Graph was sent, each other one was cancelled.
     expect(out.sent.length + out.failed.length).toBe(100);
+    expect(out.sent.length).toBe(reachedGraph);
     expect(out.sent.length).toBeGreaterThanOrEqual(4);
-    expect(out.failed.length).toBeGreaterThan(80);
+    expect(out.failed).toHaveLength(100 - reachedGraph);
+    // The queue held 96 mails when the redeploy began, 300 ms a request, 4 at a time: some were left.
+    expect(out.failed.length).toBeGreaterThan(0);
     for (const m of out.failed) expect(m.error).toMatchObject({ category: 'cancelled', code: 'Cancelled' });
     expect(out.caught).toHaveLength(out.failed.length);
     const delivered = sandbox.mail(SANDBOX.senderEmail).map((m) => String(m.message.subject));
@@ -259,7 +259,7 @@ describe('redeploy and shutdown', () => {
     send({ to: 'ada@example.com', topic: 'after redeploy', payload: 'x' });
     await fresh.settled(1);
     expect(fresh.sent).toHaveLength(1);
-    everything.push(out, logText());
+    expectNoLeaks([out, fresh, logText()], sandbox);
   });
 
   it('a mail waiting on a retry is cancelled at once by a redeploy, its timer cleared', async () => {
@@ -317,14 +317,5 @@ describe('redeploy and shutdown', () => {
     expect(sandbox.mail(SANDBOX.senderEmail).map((m) => String(m.message.subject)).sort()).toEqual(sent.sort());
     expect(sent.length).toBeGreaterThanOrEqual(1);
     expect(sent.length).toBeLessThanOrEqual(4);
-  });
-});
-
-describe('secrets through every fault', () => {
-  it('nothing that came out of the matrix holds a secret or a token', () => {
-    expect(everything.length).toBeGreaterThan(10);
-    expect(tokens.size).toBeGreaterThan(5);
-    const leaks = findLeaks(everything, [SANDBOX.clientSecret, ...tokens]);
-    expect(leaks).toEqual([]);
   });
 });
