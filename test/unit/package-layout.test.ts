@@ -39,12 +39,11 @@ describe('package layout', () => {
     }
   });
 
-  // The Usage Data sidebar is an editor-only plugin: Node-RED reads its .html and locales/ from
-  // beside the path package.json names (there is no runtime .js to load).
-  it.each(Object.entries(pkg['node-red'].plugins ?? {}))('plugin %s has its .html and locales in dist', (name, file) => {
+  it.each(Object.entries(pkg['node-red'].plugins ?? {}))('plugin %s: the file package.json names is in dist, with its locales', (name, file) => {
     const dir = path.dirname(path.join(root, file));
-    const base = path.basename(file, '.js');
+    const base = path.basename(file, path.extname(file));
     expect(base).toBe(name);
+    expect(fs.existsSync(path.join(root, file))).toBe(true);
     const html = fs.readFileSync(path.join(dir, `${base}.html`), 'utf8');
     expect(html).toContain(`RED.plugins.registerPlugin("${name}"`);
     for (const lang of fs.readdirSync(path.join(dir, 'locales'))) {
