@@ -1,0 +1,106 @@
+/**
+ * What users read, in English. The other node tests see i18n keys (the test helper's `RED._` returns
+ * the key unchanged), so a key missing from the catalogue or a misspelt placeholder would pass them.
+ * Here the nodes are loaded with a runtime that renders locales/en-US as Node-RED does, and every
+ * text that reaches a status, msg.error, the log, the usage data or Test connection is checked.
+ */
+import type { Sandbox } from '../../sandbox';
+import { SANDBOX } from '../../sandbox/config';
+import { withEnglish } from '../support/english';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type Outputs } from '../support/node-red';
+
+const currentSandbox = useSandboxAndRuntime();
+let sandbox: Sandbox;
+beforeEach(() => {
+  sandbox = currentSandbox();
+});
+
+/** A key the catalogue could not resolve (english() gives it back whole), or a placeholder left unfilled. */
+const UNRENDERED = /node-red-contrib-office365-mail\/[\w-]+:|__[A-Za-z0-9_]+__/;
+
+function expectRendered(texts: unknown[]): void {
+  const strings = texts.map((t) => (typeof t === 'string' ? t : JSON.stringify(t)));
+  expect(strings.filter((s) => UNRENDERED.test(s))).toEqual([]);
+}
+
+async function loadInEnglish(task: Record<string, unknown> = {}, connection: Record<string, unknown> = {}, clientSecret: string = SANDBOX.clientSecret): Promise<Outputs> {
+  await helper.load([withEnglish(connectionNode), withEnglish(emailTaskNode), catchNode], mailFlow(sandbox, task, connection), { c1: { clientSecret } });
+  return watchOutputs();
+}
+
+function errorOf(out: Outputs, i = 0): { message: string; hint: string } {
+  return out.failed[i].error as { message: string; hint: string };
+}
+
+describe('texts users read are rendered English, never keys', () => {
+  it('a sent mail: the status counts in words', async () => {
+    const out = await loadInEnglish();
+    send({ to: 'ada@example.com', topic: 'hello', payload: 'x' });
+    await out.settled(1);
+    expect(out.sent).toHaveLength(1);
+    expect(out.statuses.map((s) => s.text)).toEqual(expect.arrayContaining(['sending (1)', 'sent: 1']));
+    expectRendered([out.statuses, logText()]);
+  });
+
+  it('validation, auth and a full queue: message, hint and status in English', async () => {
+    const invalid = await loadInEnglish();
+    send({ topic: 'no recipient', payload: 'x' });
+    await invalid.settled(1);
+    expect(errorOf(invalid)).toEqual(expect.objectContaining({
+      message: 'The mail has no recipient: to, cc and bcc are all empty.',
+      hint: 'Set msg.to (or the node\'s To field), or cc / bcc.',
+    }));
+    expect(invalid.statuses.at(-1)?.text).toBe('invalid input');
+    expectRendered([invalid.failed, invalid.statuses]);
+    await helper.unload();
+
+    const auth = await loadInEnglish({}, {}, SANDBOX.clientSecretId);
+    send({ to: 'ada@example.com', topic: 'wrong secret', payload: 'x' });
+    await auth.settled(1);
+    expect(errorOf(auth).hint).toContain("Did you paste the secret's ID instead of its Value?");
+    expect(auth.statuses.at(-1)?.text).toBe('authentication failed');
+    const usage = await helper.request().get('/office365-mail/usage');
+    expectRendered([auth.failed, auth.statuses, usage.body, logText()]);
+    await helper.unload();
+
+    // The 30 messages enter the task before any request can finish: 14 are taken, 16 refused.
+    const full = await loadInEnglish({}, { queueSize: 10 });
+    for (let i = 0; i < 30; i++) send({ to: 'ada@example.com', topic: `full ${i}`, payload: 'x' });
+    await full.settled(30);
+    expect(full.failed.length).toBeGreaterThan(0);
+    expect(errorOf(full).message).toContain('(10 mails waiting)');
+    expectRendered([full.failed, full.statuses]);
+  });
+
+  it('waits on a 429 and a 503: the status says how long, in words', async () => {
+    const out = await loadInEnglish();
+    sandbox.addFault({ target: 'sendMail', status: 429, code: 'ApplicationThrottled', retryAfter: '1', times: 1 });
+    sandbox.addFault({ target: 'sendMail', status: 503, code: 'ServiceUnavailable', retryAfter: '1', times: 1 });
+    send({ to: 'ada@example.com', topic: 'waits', payload: 'x' });
+    await out.settled(1);
+    expect(out.sent).toHaveLength(1);
+    const texts = out.statuses.map((s) => String(s.text));
+    expect(texts).toContain('throttled, retry in 1s');
+    expect(texts).toContain('ServiceUnavailable, retry in 1s');
+    expectRendered([texts, logText()]);
+  });
+
+  it('a connection with a missing field: the log names the field, and a mail fails in words', async () => {
+    const out = await loadInEnglish({}, { applicationId: '' });
+    expect(logText()).toContain('Application ID is required.');
+    send({ to: 'ada@example.com', topic: 'x', payload: 'y' });
+    await out.settled(1);
+    expect(out.statuses.at(-1)?.text).toBe('invalid input');
+    expect(errorOf(out).message.length).toBeGreaterThan(0);
+    expectRendered([out.failed, out.statuses, logText()]);
+  });
+
+  it('Test connection answers a refused secret in English', async () => {
+    await loadInEnglish();
+    const { id: _id, type: _type, ...fields } = connectionConfig(sandbox);
+    const res = await helper.request().post('/office365-mail/connections/test').send({ ...fields, clientSecret: SANDBOX.clientSecretId });
+    expect(res.body).toMatchObject({ ok: false, error: { category: 'auth', aadsts: 7000215 } });
+    expect(res.body.error.hint).toContain("Did you paste the secret's ID instead of its Value?");
+    expectRendered([res.body]);
+  });
+});
