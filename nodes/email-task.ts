@@ -15,7 +15,7 @@ import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type C
 /** typedInput properties of the Message tab. */
 const TYPED_PROPS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
 type TypedProp = (typeof TYPED_PROPS)[number];
-/** The contract's defaults, for flows (hand-written or older) that leave a property out. */
+/** The Message tab's documented defaults (docs/configuration.md), for flows (hand-written or older) that leave a property out. */
 const DEFAULT_MSG_PROPERTY: Readonly<Record<TypedProp, string>> = {
   to: 'to',
   cc: 'cc',

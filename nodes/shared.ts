@@ -21,7 +21,7 @@ export interface ConnectionNode extends Node<ConnectionCredentials> {
   key: string;
 }
 
-/** msg.error on output 2, as the contract names it; absent values are null. */
+/** msg.error on output 2, as README.md ("What comes out") documents it; absent values are null. */
 export interface MsgError {
   message: string;
   category: string;

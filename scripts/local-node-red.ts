@@ -12,7 +12,7 @@ export type FlowNode = Record<string, unknown> & { id: string; type: string };
 export const EXAMPLE_FILE = path.join(__dirname, '..', 'examples', 'send-from-http-endpoint.json');
 
 /**
- * An email task's properties as the editor saves its defaults (the contract's: To `msg.to`,
+ * An email task's properties as the editor saves its defaults (docs/configuration.md: To `msg.to`,
  * Subject `msg.topic`, Body `msg.payload` ...), for flows written in code (tests, benches).
  */
 export const EMAIL_TASK_DEFAULTS: Readonly<Record<string, unknown>> = {

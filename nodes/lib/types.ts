@@ -25,7 +25,10 @@ export interface ConnectionSettings {
   cloud: CloudName;
   loginUrl: string;
   graphUrl: string;
-  /** Absent means `secret` (settings read before certificates existed). */
+  /**
+   * How the app signs in. readConnectionSettings always sets it (a saved node without the field is
+   * `secret`); the token provider goes by which credential is present.
+   */
   authMethod?: AuthMethod;
   /** The client secret; empty when authMethod is `certificate`. */
   clientSecret: string;
@@ -101,7 +104,7 @@ export interface ComposedMail {
   attachmentCount: number;
 }
 
-/** msg.email on output 1, as the contract names it. */
+/** msg.email on output 1, as README.md ("What comes out") documents it. */
 export interface SendResult {
   status: 'sent';
   sender: string;

@@ -94,7 +94,7 @@ describe('email task: sending', () => {
     });
   });
 
-  it('applies the contract defaults to a task that leaves its properties out', async () => {
+  it('applies the documented defaults to a task that leaves its properties out', async () => {
     const minimal = mailFlow(sandbox).map((n) => (n.id === 'e1' ? { id: 'e1', type: 'email-task', z: 't1', connection: 'c1', wires: n.wires } : n));
     await loadMailFlow(minimal);
     const out = watchOutputs();

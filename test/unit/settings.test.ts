@@ -62,7 +62,7 @@ describe('connection settings', () => {
 });
 
 describe('task settings', () => {
-  it('applies the contract defaults', () => {
+  it('applies the documented defaults', () => {
     expect(readTaskSettings({})).toEqual({
       bodyFormat: 'auto',
       importance: 'normal',
