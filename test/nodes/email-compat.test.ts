@@ -1,6 +1,6 @@
 /**
  * Flows written for node-red-node-email's send node, unchanged, through a real Node-RED runtime to
- * the sandbox. One case per row of the README table "Moving from node-red-node-email"; the last
+ * the sandbox. One case per row of the table in docs/migration.md ("Moving from node-red-node-email"); the last
  * test checks that every property the table lists has its case here.
  */
 import fs from 'node:fs';
@@ -40,7 +40,7 @@ function sha256(bytes: Buffer): string {
 
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
 
-/** Property (as the README table names it) → what a flow sends and what must come of it. */
+/** Property (as the table in docs/migration.md names it) → what a flow sends and what must come of it. */
 const cases: Record<string, () => Promise<void>> = {
   'msg.payload': async () => {
     const text = await sendAsEmailNode({ to: 'a@example.com', payload: 'plain words' });
@@ -171,12 +171,9 @@ describe('node-red-node-email send-node properties', () => {
     await cases[property]();
   });
 
-  it('every property in the README table has its case here, and every case is in the table', () => {
-    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const start = readme.indexOf('## Moving from node-red-node-email');
-    expect(start).toBeGreaterThanOrEqual(0);
-    const section = readme.slice(start, readme.indexOf('\n## ', start + 1) >>> 0 || undefined);
-    const rows = section.split('\n').filter((line) => /^\|\s*`msg\./.test(line));
+  it('every property in the table of docs/migration.md has its case here, and every case is in the table', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'migration.md'), 'utf8');
+    const rows = doc.split('\n').filter((line) => /^\|\s*`msg\./.test(line));
     const listed = rows.flatMap((row) => [...row.split('|')[1].matchAll(/`(msg\.[A-Za-z]+)/g)].map((m) => m[1]));
     expect(new Set(listed)).toEqual(new Set(Object.keys(cases)));
   });

@@ -13,13 +13,13 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 describe('package layout', () => {
   const nodes = Object.entries(pkg['node-red'].nodes);
 
-  it('declares both contract nodes', () => {
+  it('declares both nodes', () => {
     expect(pkg['node-red'].nodes).toEqual({
       'office365-mail-connection': 'dist/nodes/office365-mail-connection.js',
       'email-task': 'dist/nodes/email-task.js',
     });
     expect(pkg.keywords).toContain('node-red');
-    expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'examples/', 'README.md', 'LICENSE', 'CHANGELOG.md']));
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'examples/', 'docs/', 'README.md', 'LICENSE', 'CHANGELOG.md']));
   });
 
   it.each(nodes)('%s has its .js, .html, locales and icon side by side in dist', (name, file) => {
