@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { SANDBOX } from '../sandbox/config';
 
@@ -40,7 +41,7 @@ export const EMAIL_TASK_DEFAULTS: Readonly<Record<string, unknown>> = {
 export function sandboxConnectionFields(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): Record<string, unknown> {
   return {
     key: 'sandbox',
-    name: 'Sandbox (local Microsoft 365 stand-in)',
+    name: 'Sandbox',
     tenantId: SANDBOX.tenantId,
     applicationId: SANDBOX.applicationId,
     senderEmail: SANDBOX.senderEmail,
@@ -51,9 +52,29 @@ export function sandboxConnectionFields(sandboxUrl: string, clientSecret: string
   };
 }
 
-export function sandboxExampleFlow(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): FlowNode[] {
-  const flow = JSON.parse(fs.readFileSync(EXAMPLE_FILE, 'utf8')) as FlowNode[];
-  return flow.map((n) => (n.type === 'office365-mail-connection' ? { ...n, ...sandboxConnectionFields(sandboxUrl, clientSecret) } : n));
+/**
+ * The id every example's email task names as its connection. The examples carry no connection of
+ * their own: imported into a Node-RED that has a connection with this id (the one `npm start` sets
+ * up) they use it; anywhere else the task asks the user to pick or add one, as it should.
+ */
+export const EXAMPLE_CONNECTION_ID = 'office365-example-connection';
+
+/**
+ * What `npm start` deploys on a first run: the sandbox connection under the examples' connection id,
+ * and the HTTP endpoint example under ids of its own, so importing any example beside it (that one
+ * included) adds nodes instead of reporting that they already exist.
+ */
+export function sandboxStartFlow(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): FlowNode[] {
+  const example = JSON.parse(fs.readFileSync(EXAMPLE_FILE, 'utf8')) as FlowNode[];
+  const ids = new Map(example.map((n) => [n.id, `start-${n.id}`]));
+  const renamed = example.map((n): FlowNode => {
+    const node: FlowNode = { ...n, id: ids.get(n.id) as string };
+    if (typeof n.z === 'string') node.z = ids.get(n.z) ?? n.z;
+    if (Array.isArray(n.wires)) node.wires = (n.wires as string[][]).map((port) => port.map((target) => ids.get(target) ?? target));
+    return node;
+  });
+  const connection: FlowNode = { id: EXAMPLE_CONNECTION_ID, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl, clientSecret) };
+  return [...renamed, connection];
 }
 
 /**
@@ -107,11 +128,65 @@ export function writeSettings(userDir: string, settings: LocalSettings): string 
  * Node-RED on the user dir; stdout and stderr are piped. By default this project's devDependency
  * on this Node; `NODE_RED_JS` and `NODE_RED_NODE` pick another (Node-RED 5 on Node 22).
  */
-export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv): ChildProcess {
+export function spawnNodeRed(userDir: string, env: NodeJS.ProcessEnv, options: { exitWithParent?: boolean } = {}): ChildProcess {
   const node = process.env.NODE_RED_NODE || process.execPath;
   const redJs = process.env.NODE_RED_JS || require.resolve('node-red/red.js');
-  return spawn(node, [redJs, '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
+  // With exitWithParent, Node-RED's stdin is a pipe from us and the preload stops it when the pipe
+  // closes: a parent killed outright (SIGKILL) leaves no Node-RED behind on its port.
+  const preload = options.exitWithParent ? ['--require', path.join(__dirname, 'node-red-preload.cjs')] : [];
+  return spawn(node, [...preload, redJs, '-u', userDir, '-s', path.join(userDir, 'settings.js')], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.exitWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** True when something already listens on 127.0.0.1:`port`. */
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(true));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+  });
+}
+
+/** What to tell a user whose port is taken: which, why that may be, how to choose others. */
+export function portInUseText(variable: string, port: number): string {
+  return [
+    `Port ${port} is already in use (${variable}): is npm start, Node-RED or the sandbox already running?`,
+    'Stop it, or choose free ports, e.g. NODE_RED_PORT=1881 SANDBOX_PORT=8444 npm start',
+    'Nothing was started or changed.',
+  ].join('\n');
+}
+
+/**
+ * Makes `<userDir>/node_modules/<package>` a relative link to the checkout, as `npm install <path>`
+ * would: a relative link survives moving or renaming the checkout, and a stale link is replaced.
+ */
+export function linkPackage(userDir: string, packageRoot: string): void {
+  const modules = path.join(userDir, 'node_modules');
+  fs.mkdirSync(modules, { recursive: true });
+  const link = path.join(modules, 'node-red-contrib-office365-mail');
+  const target = path.relative(modules, packageRoot);
+  const existing = fs.lstatSync(link, { throwIfNoEntry: false });
+  if (existing?.isSymbolicLink()) {
+    if (fs.readlinkSync(link) === target) return;
+    fs.unlinkSync(link);
+  } else if (existing) {
+    // A real folder (an installed copy) is the user's: leave it.
+    return;
+  }
+  fs.symlinkSync(target, link, 'dir');
+}
+
+/** SIGINT, then SIGKILL after `graceMs`; resolves when the child has exited. */
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGINT');
   });
 }

@@ -15,7 +15,8 @@ import { startPackedNodeRed, type RunningNodeRed } from './node-red';
 
 jest.setTimeout(300_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the same finder npm test's pretest uses
+const { findBrowser, missingBrowserText } = require('../../scripts/browser.js') as { findBrowser: () => string | undefined; missingBrowserText: () => string };
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', process.env.NODE_RED_JS ? 'node-red-alt' : 'node-red');
 const WRONG_SECRET = 'not-the-secret-value';
 const ENDPOINT = '/browser-mail';
@@ -109,6 +110,9 @@ async function openSidebar(id: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  // No browser fails the suite with one clear line; it is never skipped.
+  const executablePath = findBrowser();
+  if (!executablePath) throw new Error(missingBrowserText());
   fs.mkdirSync(SHOTS, { recursive: true });
   sandbox = await startSandbox({ port: 0 });
   nodeRed = await startPackedNodeRed();
@@ -116,7 +120,7 @@ beforeAll(async () => {
   await axios.post(`${nodeRed.url}/flows`, startingFlow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
   await nodeRed.waitForLog('Started flows', started);
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });

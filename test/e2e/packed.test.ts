@@ -10,7 +10,7 @@ import axios from 'axios';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
-import { endpointPath, sandboxExampleFlow, spawnNodeRed, writeSettings, type FlowNode } from '../../scripts/local-node-red';
+import { endpointPath, sandboxStartFlow, spawnNodeRed, writeSettings, type FlowNode } from '../../scripts/local-node-red';
 import { freePort } from '../support/ports';
 
 jest.setTimeout(180_000);
@@ -81,7 +81,7 @@ test('the palette shows both nodes from the package', async () => {
 });
 
 test('the example flow sends a mail from its http endpoint; a wrong secret explains itself; nothing leaks', async () => {
-  const flow = sandboxExampleFlow(sandbox.url);
+  const flow = sandboxStartFlow(sandbox.url);
   log = '';
   await deploy(flow);
   await waitForLog('Started flows');
@@ -93,7 +93,7 @@ test('the example flow sends a mail from its http endpoint; a wrong secret expla
   expect(sandbox.mail(SANDBOX.senderEmail).map((m) => m.message.subject)).toEqual(['Hello']);
 
   log = '';
-  await deploy(sandboxExampleFlow(sandbox.url, 'not-the-secret-value'));
+  await deploy(sandboxStartFlow(sandbox.url, 'not-the-secret-value'));
   await waitForLog('Started flows');
   const bad = await axios.post(url, { to: 'ada@example.com', subject: 'Hello', body: 'x' }, { validateStatus: () => true });
   expect(bad.status).toBe(502);
@@ -111,7 +111,7 @@ test('the example flow sends a mail from its http endpoint; a wrong secret expla
 
 test('faults through the packed package: retried 429 and 503, a reset after acceptance, a hung request; nothing leaks', async () => {
   // A short request timeout so the hung request ends quickly.
-  const flow = sandboxExampleFlow(sandbox.url).map((n) => (n.type === 'email-task' ? { ...n, timeout: 1 } : n));
+  const flow = sandboxStartFlow(sandbox.url).map((n) => (n.type === 'email-task' ? { ...n, timeout: 1 } : n));
   log = '';
   await deploy(flow);
   await waitForLog('Started flows');

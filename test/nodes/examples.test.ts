@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
+import { EXAMPLE_CONNECTION_ID, sandboxStartFlow } from '../../scripts/local-node-red';
 import { catchNode, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
@@ -21,15 +22,13 @@ type Msg = NodeMessage & Record<string, unknown>;
 
 function load(file: string, swap: string[], taskOverrides: Record<string, unknown> = {}): Promise<void> {
   const flow = (JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[]).map((n): FlowNode => {
-    if (n.type === 'office365-mail-connection') {
-      return { ...n, tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, senderEmail: SANDBOX.senderEmail, cloud: 'custom', loginUrl: sandbox().url, graphUrl: sandbox().url };
-    }
     if (swap.includes(n.id)) return { id: n.id, type: 'helper', z: n.z, wires: [] };
     if (n.type === 'email-task') return { ...n, ...taskOverrides };
     return n;
   });
-  const connection = flow.find((n) => n.type === 'office365-mail-connection') as FlowNode;
-  return helper.load([connectionNode, emailTaskNode, catchNode, ...core], flow, { [connection.id]: { clientSecret: SANDBOX.clientSecret } });
+  // As under `npm start`: the sandbox connection under the id the examples name.
+  const { credentials, ...connection } = sandboxStartFlow(sandbox().url).find((n) => n.id === EXAMPLE_CONNECTION_ID) as FlowNode;
+  return helper.load([connectionNode, emailTaskNode, catchNode, ...core], [...flow, connection as FlowNode], { [EXAMPLE_CONNECTION_ID]: credentials as Record<string, string> });
 }
 
 function next(id: string): Promise<Msg> {
@@ -37,15 +36,34 @@ function next(id: string): Promise<Msg> {
 }
 
 describe('example flows', () => {
-  it('every example parses, and every email task in it names a connection the file contains', () => {
+  it('every example parses, wires only its own nodes, and uses the one example connection id', () => {
     const files = fs.readdirSync(examples).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(3);
     for (const file of files) {
       const flow = JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[];
       const ids = new Set(flow.map((n) => n.id));
-      for (const task of flow.filter((n) => n.type === 'email-task')) expect(ids.has(String(task.connection))).toBe(true);
+      expect(flow.filter((n) => n.type === 'office365-mail-connection')).toEqual([]);
+      for (const task of flow.filter((n) => n.type === 'email-task')) expect(task.connection).toBe(EXAMPLE_CONNECTION_ID);
       for (const n of flow) for (const port of (n.wires as string[][] | undefined) ?? []) for (const target of port) expect(ids.has(target)).toBe(true);
     }
+  });
+
+  it('no two examples, nor the flow npm start deploys, share a node id: importing one beside another adds nodes', () => {
+    const seen = new Map<string, string>();
+    const sets: Array<[string, FlowNode[]]> = fs
+      .readdirSync(examples)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => [f, JSON.parse(fs.readFileSync(path.join(examples, f), 'utf8')) as FlowNode[]]);
+    sets.push(['npm start', sandboxStartFlow('https://127.0.0.1:8443').filter((n) => n.id !== EXAMPLE_CONNECTION_ID)]);
+    const clashes: string[] = [];
+    for (const [name, flow] of sets) {
+      for (const n of flow) {
+        const other = seen.get(n.id);
+        if (other !== undefined) clashes.push(`${n.id} in ${name} and ${other}`);
+        seen.set(n.id, name);
+      }
+    }
+    expect(clashes).toEqual([]);
   });
 
   it('HTML with an inline logo and an attachment: templated subject and body, cid image, CSV file', async () => {
