@@ -126,6 +126,33 @@ describe('limits per app and mailbox, across connection nodes', () => {
     expect(usage.connections.find((c) => c.key === 'conn-2')?.throttled).toBe(1);
   });
 
+  it('redeploying one connection fails only its own queued mail; the other connection of the mailbox sends all of its own', async () => {
+    sandbox.setLatency(50);
+    const [a, b] = await load([{}, {}]);
+    let arrived = 0;
+    const fourArrived = new Promise<void>((resolve) => {
+      sandbox.events.on('request', (r) => {
+        if (r.target === 'graph' && ++arrived === 4) resolve();
+      });
+    });
+    for (let i = 0; i < 30; i++) {
+      a.send({ to: 'ada@example.com', topic: `a ${i}`, payload: 'x' });
+      b.send({ to: 'bob@example.com', topic: `b ${i}`, payload: 'x' });
+    }
+    await fourArrived;
+    // Only connection 1 (and so its email task) is redeployed; its queued mail is cancelled.
+    const changed = flowWith([{ name: 'renamed' }, {}]);
+    await helper.setFlows(changed, 'nodes', credentials(2));
+    await Promise.all([a.settled(30), b.settled(30)]);
+    expect(b.failed.map((m) => m.error)).toEqual([]);
+    expect(b.sent).toHaveLength(30);
+    expect(a.failed.length).toBeGreaterThan(0);
+    for (const m of a.failed) expect(m.error).toMatchObject({ category: 'cancelled', code: 'Cancelled' });
+    const delivered = sandbox.mail(SANDBOX.senderEmail).map((m) => String(m.message.subject));
+    expect(delivered.sort()).toEqual([...a.sent, ...b.sent].map((m) => String(m.topic)).sort());
+    expect(sandbox.stats().maxConcurrentPerAppMailbox[appMailbox()]).toBe(4);
+  });
+
   it('redeploys leave no mailbox entry behind: the registry holds only what the deployed connections use', async () => {
     await load([{}, {}]);
     for (let deploy = 0; deploy < 6; deploy++) {
