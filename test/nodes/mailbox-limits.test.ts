@@ -8,6 +8,7 @@ import type { Sandbox } from '../../sandbox';
 import { SANDBOX, defaultDirectory } from '../../sandbox/config';
 import type { ConnectionNode } from '../../nodes/shared';
 import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
+import { withEnglish } from '../support/english';
 import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
 
 const REPORTS = 'reports@contoso.onmicrosoft.com';
@@ -53,8 +54,10 @@ function credentials(count: number): Record<string, { clientSecret: string }> {
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`c${i + 1}`, { clientSecret: SANDBOX.clientSecret }]));
 }
 
-async function load(connections: Array<Record<string, unknown>>): Promise<Task[]> {
-  await helper.load([connectionNode, emailTaskNode, catchNode], flowWith(connections), credentials(connections.length));
+/** `english`: the runtime translates texts, for tests that read them. */
+async function load(connections: Array<Record<string, unknown>>, english = false): Promise<Task[]> {
+  const nodes = english ? [withEnglish(connectionNode), withEnglish(emailTaskNode), catchNode] : [connectionNode, emailTaskNode, catchNode];
+  await helper.load(nodes, flowWith(connections), credentials(connections.length));
   return connections.map((_, i) => watch(i + 1));
 }
 
@@ -188,6 +191,24 @@ describe('Exchange guards on the connection', () => {
     await b.settled(2);
     expect(b.sent).toHaveLength(1);
     expect(graphSends()).toBe(2);
+  });
+
+  it('Recipients per day: the refusal says why (Exchange blocks past 10,000) and from when room frees up', async () => {
+    const [a] = await load([{ maxRecipientsPerDay: 1 }], true);
+    const before = Date.now();
+    a.send({ to: 'ada@example.com', topic: 'one', payload: 'x' });
+    a.send({ to: 'bob@example.com', topic: 'two', payload: 'x' });
+    a.send({ to: 'cy@example.com, dee@example.com', topic: 'never fits', payload: 'x' });
+    await a.settled(3);
+    expect(a.sent.map((m) => m.topic)).toEqual(['one']);
+    const [overBudget, tooLarge] = a.failed.map((m) => m.error as { message: string; hint: string });
+    expect(overBudget.message).toContain('1 of 1 recipients');
+    expect(overBudget.hint).toContain('10,000');
+    const freeAt = /from (\S+) \(UTC\)/.exec(overBudget.hint)?.[1];
+    // Room frees up 24 h after the first mail was accepted.
+    expect(Date.parse(String(freeAt)) - before).toBeGreaterThanOrEqual(24 * 60 * 60 * 1000);
+    expect(Date.parse(String(freeAt)) - Date.now()).toBeLessThanOrEqual(24 * 60 * 60 * 1000);
+    expect(tooLarge.hint).toContain("more recipients (2) than the connection's Recipients per day (1)");
   });
 
   it('Recipients per day: a mail that failed without being sent gives its recipients back', async () => {
