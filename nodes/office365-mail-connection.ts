@@ -7,6 +7,7 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
 import type { MailError } from './lib/errors';
+import { Registry } from './lib/registry';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
 import { closeGraceMs, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
 import { USAGE_TOPIC, UsageFeed } from './usage-feed';
@@ -30,6 +31,9 @@ const UNCHANGED_PASSWORD = '__PWRD__';
 
 export = function register(RED: NodeAPI): void {
   const connections = new Set<ConnectionNode>();
+  // One per runtime: what Graph and Exchange limit per app and mailbox holds across every
+  // connection node (one per flow tab is common), not per node.
+  const registry = new Registry();
   // Open editors (the Usage Data sidebar) hear of every change without polling.
   const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageData());
 
@@ -49,6 +53,7 @@ export = function register(RED: NodeAPI): void {
         settings,
         (level, message) => this.debug(`MSAL ${level}: ${message}`),
         () => feed.changed(),
+        registry,
       );
     } else {
       for (const problem of problems) this.error(problemText(RED._, problem));

@@ -87,6 +87,12 @@ export interface SandboxTenant {
    * assertions: a client with a skewed clock, for AADSTS700024.
    */
   clockOffsetSeconds?: number;
+  /**
+   * Recipients (To + Cc + Bcc) per message the tenant allows; default the sandbox's
+   * `limits.maxRecipients` (500, Exchange Online's default). Exchange admins can raise it to 1,000
+   * (RecipientLimits): https://learn.microsoft.com/office365/servicedescriptions/exchange-online-service-description/exchange-online-limits#sending-limits
+   */
+  maxRecipientsPerMessage?: number;
   apps: SandboxApp[];
   mailboxes: SandboxMailbox[];
 }

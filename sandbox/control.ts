@@ -4,7 +4,7 @@
  * listens on loopback only, and this surface also refuses any other peer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Fault, FaultAction, FaultTarget, RecordedRequest, SandboxStats, SentMail } from './state';
+import type { BlockedMailbox, Fault, FaultAction, FaultTarget, RecordedRequest, SandboxStats, SentMail } from './state';
 
 export interface ControlApi {
   mail(mailbox?: string): SentMail[];
@@ -13,6 +13,9 @@ export interface ControlApi {
   faults(): Fault[];
   addFault(fault: Fault): void;
   clearFaults(): void;
+  blocked(): Record<string, BlockedMailbox>;
+  blockMailbox(mailbox: string, block?: Partial<BlockedMailbox>): void;
+  unblockMailbox(mailbox?: string): void;
   reset(): void;
   setLatency(ms: number): void;
   info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
@@ -25,6 +28,23 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 function send(res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
+}
+
+const BLOCK_CODES: BlockedMailbox['code'][] = ['ErrorMessageSubmissionBlocked', 'SubmissionQuotaExceeded'];
+
+/** `{ mailbox, code?, status?, retryAfter? }` from JSON, or what is wrong with it. */
+export function parseBlock(value: unknown): { mailbox: string; block: Partial<BlockedMailbox> } | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the body must be a JSON object';
+  const v = value as Record<string, unknown>;
+  if (typeof v.mailbox !== 'string' || v.mailbox === '') return 'mailbox must be a non-empty string';
+  if (v.code !== undefined && !BLOCK_CODES.includes(v.code as BlockedMailbox['code'])) return `code must be one of ${BLOCK_CODES.join(', ')}`;
+  if (v.status !== undefined && (typeof v.status !== 'number' || v.status < 400 || v.status > 599)) return 'status must be a number from 400 to 599';
+  if (v.retryAfter !== undefined && typeof v.retryAfter !== 'string') return 'retryAfter must be a string';
+  const block: Partial<BlockedMailbox> = {};
+  if (v.code !== undefined) block.code = v.code as BlockedMailbox['code'];
+  if (typeof v.status === 'number') block.status = v.status;
+  if (typeof v.retryAfter === 'string') block.retryAfter = v.retryAfter;
+  return { mailbox: v.mailbox, block };
 }
 
 /** A fault from JSON; `times` may be the string "Infinity" since JSON has no Infinity. */
@@ -151,6 +171,29 @@ export function handleControl(api: ControlApi, req: IncomingMessage, res: Server
     }
     case 'DELETE /_sandbox/faults':
       api.clearFaults();
+      send(res, 204, '');
+      return;
+    case 'GET /_sandbox/blocked':
+      json(200, api.blocked());
+      return;
+    case 'POST /_sandbox/blocked': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const request = parseBlock(parsed);
+      if (typeof request === 'string') {
+        json(400, { error: request });
+        return;
+      }
+      api.blockMailbox(request.mailbox, request.block);
+      send(res, 204, '');
+      return;
+    }
+    case 'DELETE /_sandbox/blocked':
+      api.unblockMailbox(query.get('mailbox') ?? undefined);
       send(res, 204, '');
       return;
     case 'POST /_sandbox/reset':

@@ -27,13 +27,13 @@ import type { Reply, RequestContext } from './http';
 import { TokenSigner } from './jwt';
 import { graphSchema } from './schema';
 import { SandboxState } from './state';
-import type { Fault, RecordedRequest, RequestTarget, SandboxStats, SentMail, TypedEmitter } from './state';
+import type { BlockedMailbox, Fault, RecordedRequest, RequestTarget, SandboxStats, SentMail, TypedEmitter } from './state';
 import { EntraEndpoints, entraHeaders, matchEntraRoute } from './token';
 import type { EntraRoute } from './token';
 
 export { SANDBOX, defaultDirectory } from './config';
 export type { SandboxApp, SandboxDirectory, SandboxMailbox, SandboxSecret, SandboxTenant } from './config';
-export type { Fault, FaultAction, FaultTarget, RecordedRequest, SandboxEvents, SandboxStats, SentAttachment, SentMail, TypedEmitter } from './state';
+export type { BlockedMailbox, Fault, FaultAction, FaultTarget, RecordedRequest, SandboxEvents, SandboxStats, SentAttachment, SentMail, TypedEmitter } from './state';
 export type { GraphLimits } from './graph';
 export { DEFAULT_LIMITS } from './graph';
 export type { ClientCertificate } from './ca';
@@ -75,6 +75,13 @@ export interface Sandbox {
   openItems(): { drafts: number; uploadSessions: number };
   addFault(fault: Fault): void;
   clearFaults(): void;
+  /**
+   * Blocks a mailbox from sending as Exchange does past its daily recipient limit: sendMail and
+   * send answer Graph's error (default 403 ErrorMessageSubmissionBlocked) until unblocked or reset.
+   */
+  blockMailbox(mailbox: string, block?: Partial<BlockedMailbox>): void;
+  /** Lifts the block of one mailbox, or of all. */
+  unblockMailbox(mailbox?: string): void;
   setLatency(ms: number): void;
   setTokenLifetime(seconds: number): void;
   /** Clears mail, drafts, counters, the request log, issued tokens and faults. */
@@ -166,6 +173,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     addFault: (f) => state.addFault(f),
     clearFaults: () => {
       state.faults = [];
+    },
+    blocked: () => Object.fromEntries(state.blocked),
+    blockMailbox: (mailbox, block) => {
+      const address = (directory.anyMailbox(mailbox)?.address ?? mailbox).toLowerCase();
+      state.blocked.set(address, { code: block?.code ?? 'ErrorMessageSubmissionBlocked', status: block?.status, retryAfter: block?.retryAfter });
+    },
+    unblockMailbox: (mailbox) => {
+      if (mailbox === undefined) state.blocked.clear();
+      else state.blocked.delete((directory.anyMailbox(mailbox)?.address ?? mailbox).toLowerCase());
     },
     reset: () => {
       state.reset();
@@ -396,6 +412,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     openItems: () => graph.openItems(),
     addFault: (f) => state.addFault(f),
     clearFaults: control.clearFaults,
+    blockMailbox: control.blockMailbox,
+    unblockMailbox: control.unblockMailbox,
     setLatency: control.setLatency,
     setTokenLifetime(seconds) {
       tokenLifetime = seconds;

@@ -68,9 +68,23 @@ export interface SandboxStats {
    * request that got 429 for being the fifth counts too: a client that exceeds 4 shows as 5+).
    */
   maxConcurrentPerMailbox: Record<string, number>;
+  /**
+   * The same per `<appId>|<mailbox>` (lower case): Graph's MailboxConcurrency unit, so two apps may
+   * each have 4 in flight for one mailbox.
+   */
+  maxConcurrentPerAppMailbox: Record<string, number>;
   mailsSent: number;
   throttled: number;
   faultsTriggered: number;
+}
+
+/** How Exchange refuses a mailbox blocked from sending. */
+export interface BlockedMailbox {
+  code: 'ErrorMessageSubmissionBlocked' | 'SubmissionQuotaExceeded';
+  /** HTTP status of the refusal (default 403); clients must branch on the code, not on this. */
+  status?: number;
+  /** Retry-After to send with it, if any (a retry within minutes still cannot help). */
+  retryAfter?: string;
 }
 
 export type FaultTarget = 'token' | 'sendMail' | 'graph' | 'upload';
@@ -121,7 +135,14 @@ export class SandboxState {
   private inFlightPerMailbox = new Map<string, number>();
   private maxPerMailbox: Record<string, number> = {};
 
-  private zero(): Omit<SandboxStats, 'maxConcurrentPerMailbox'> {
+  private maxPerAppMailbox: Record<string, number> = {};
+  /**
+   * Mailboxes Exchange has blocked from sending (lower-case address → the Graph error to answer).
+   * Set through blockMailbox(); a real block follows 10,000 recipients in 24 h and lasts 24 h.
+   */
+  blocked = new Map<string, BlockedMailbox>();
+
+  private zero(): Omit<SandboxStats, 'maxConcurrentPerMailbox' | 'maxConcurrentPerAppMailbox'> {
     return {
       tokenRequests: 0,
       tokensIssued: 0,
@@ -133,12 +154,12 @@ export class SandboxState {
     };
   }
 
-  count(name: keyof Omit<SandboxStats, 'maxConcurrentPerMailbox'>): void {
+  count(name: keyof Omit<SandboxStats, 'maxConcurrentPerMailbox' | 'maxConcurrentPerAppMailbox'>): void {
     this.counters[name] += 1;
   }
 
   stats(): SandboxStats {
-    return { ...this.counters, maxConcurrentPerMailbox: { ...this.maxPerMailbox } };
+    return { ...this.counters, maxConcurrentPerMailbox: { ...this.maxPerMailbox }, maxConcurrentPerAppMailbox: { ...this.maxPerAppMailbox } };
   }
 
   recordMail(mail: SentMail): void {
@@ -155,6 +176,12 @@ export class SandboxState {
   recordToken(token: string): void {
     this.tokens.push(token);
     this.counters.tokensIssued += 1;
+  }
+
+  /** Records how many requests one app has in flight for one mailbox (Graph's unit). */
+  noteAppMailbox(appId: string, mailbox: string, inFlight: number): void {
+    const key = `${appId.toLowerCase()}|${mailbox.toLowerCase()}`;
+    if (inFlight > (this.maxPerAppMailbox[key] ?? 0)) this.maxPerAppMailbox[key] = inFlight;
   }
 
   /** Marks a Graph request for `mailbox` in flight; returns a function that ends it. */
@@ -217,5 +244,7 @@ export class SandboxState {
     // tlsConnections restarts too: connections already open stay open and are not counted again.
     this.counters = this.zero();
     this.maxPerMailbox = {};
+    this.maxPerAppMailbox = {};
+    this.blocked.clear();
   }
 }

@@ -5,8 +5,10 @@ import { payloadAttachment, prepareAttachments } from './attachments';
 import { domainOf, parseRecipients, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
 import type { BodyFormat, ComposedMail, Importance, MailInput, PreparedAttachment } from './types';
 
-/** Graph's cap on To + Cc + Bcc. */
-export const GRAPH_MAX_RECIPIENTS = 500;
+/** Exchange's default cap on To + Cc + Bcc per message (a tenant's RecipientLimits). */
+export const DEFAULT_MAX_RECIPIENTS = 500;
+/** The most an Exchange admin can allow per message. */
+export const EXCHANGE_MAX_RECIPIENTS = 1000;
 /** Graph's cap on custom internet message headers. */
 export const GRAPH_MAX_HEADERS = 5;
 /** Graph's largest message (upload-session path); tenants often set less (35 MB by default). */
@@ -97,7 +99,7 @@ function checkSize(attachments: readonly PreparedAttachment[], content: string):
 function checkRecipients(to: ParsedAddress[], cc: ParsedAddress[], bcc: ParsedAddress[], rules: ComposeRules): void {
   const total = to.length + cc.length + bcc.length;
   if (total === 0) throw validationError('NoRecipients', 'noRecipients', {}, 'noRecipients');
-  const cap = Math.min(rules.maxRecipients || GRAPH_MAX_RECIPIENTS, GRAPH_MAX_RECIPIENTS);
+  const cap = Math.min(rules.maxRecipients || DEFAULT_MAX_RECIPIENTS, EXCHANGE_MAX_RECIPIENTS);
   if (total > cap) throw validationError('TooManyRecipients', 'tooManyRecipients', { count: total, max: cap }, 'tooManyRecipients');
   if (rules.allowedRecipientDomains.length) {
     for (const [field, list] of [['to', to], ['cc', cc], ['bcc', bcc]] as const) {

@@ -1,8 +1,12 @@
-/** What one connection owns: the HTTP client, MSAL, Graph client and the shared Mailer. */
+/**
+ * What one connection owns: the HTTP client, MSAL, Graph client and the Mailer its tasks share.
+ * What Graph limits per app and mailbox comes from the runtime's registry, shared across connections.
+ */
 import { MailError } from './errors';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
-import { MAILBOX_CONCURRENCY, Mailer } from './mailer';
+import { Mailer } from './mailer';
+import { MAILBOX_CONCURRENCY, Registry } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
@@ -12,11 +16,26 @@ export class ConnectionRuntime {
   readonly tokens: TokenProvider;
   private readonly http: HttpClient;
 
-  constructor(readonly settings: ConnectionSettings, log?: LogSink, onUsageChange?: () => void) {
+  /** `registry`: the runtime's one; a connection on its own (bench, unit test) gets a private one. */
+  constructor(
+    readonly settings: ConnectionSettings,
+    log?: LogSink,
+    onUsageChange?: () => void,
+    readonly registry: Registry = new Registry(),
+  ) {
     this.http = createHttpClient({ ...settings, maxSockets: MAILBOX_CONCURRENCY });
     this.tokens = new TokenProvider(settings, this.http, log);
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
-    this.mailer = new Mailer({ sender: settings.senderEmail, graph, tokens: this.tokens, queueSize: settings.queueSize, onUsageChange });
+    const guards = { maxMailsPerMinute: settings.maxMailsPerMinute, maxRecipientsPerDay: settings.maxRecipientsPerDay };
+    const { cloud, graphUrl, tenantId, applicationId } = settings;
+    this.mailer = new Mailer({
+      sender: settings.senderEmail,
+      graph,
+      tokens: this.tokens,
+      queueSize: settings.queueSize,
+      mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
+      onUsageChange,
+    });
   }
 
   /**
@@ -33,6 +52,7 @@ export class ConnectionRuntime {
     clearTimeout(timer);
     this.http.destroy();
     await this.mailer.drain();
+    this.mailer.dispose();
   }
 }
 

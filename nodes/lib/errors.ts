@@ -196,7 +196,14 @@ const GRAPH_CODES: Readonly<Record<string, { category: ErrorCategory; hintKey: s
   ErrorQuotaExceeded: { category: 'mailbox', hintKey: 'quotaExceeded' },
   ApplicationThrottled: { category: 'throttled', hintKey: 'throttled' },
   TooManyRequests: { category: 'throttled', hintKey: 'throttled' },
+  // Exchange Online blocks a mailbox from sending (typically for 24 h past 10,000 recipients in a
+  // day): a mailbox state, not a permission, and no retry within minutes can help.
+  ErrorMessageSubmissionBlocked: { category: 'mailbox', hintKey: 'submissionBlocked' },
+  SubmissionQuotaExceeded: { category: 'mailbox', hintKey: 'submissionBlocked' },
 };
+
+/** Codes that no retry can help, whatever their HTTP status. */
+const NEVER_RETRY = new Set(['ErrorMessageSubmissionBlocked', 'SubmissionQuotaExceeded']);
 
 export interface GraphErrorDetails {
   status: number;
@@ -220,7 +227,7 @@ export function graphError(details: GraphErrorDetails, secrets: readonly string[
     graphCode: details.graphCode,
     requestId: details.requestId,
     clientRequestId: details.clientRequestId,
-    retryable: details.status === 429 || details.status === 503 || details.status === 504,
+    retryable: !NEVER_RETRY.has(details.graphCode ?? '') && (details.status === 429 || details.status === 503 || details.status === 504),
     retryAfterSeconds: details.retryAfterSeconds,
     detail: details.message ? redact(details.message, secrets) : undefined,
   });

@@ -1,20 +1,19 @@
 /**
- * One Mailer per connection, shared by every email task that uses it, so Graph's per-mailbox
- * limits hold across the runtime: a FIFO queue, at most 4 requests in flight, retries that cannot
- * duplicate a mail, a mailbox-wide pause after a 429, usage counters.
+ * One Mailer per connection, shared by every email task that uses it: its own bounded queue,
+ * retries that cannot duplicate a mail, usage counters. Graph's and Exchange's per-mailbox limits
+ * (4 requests in flight, the pause after a 429, pacing, the daily recipient budget) live in the
+ * runtime's registry, shared with every other connection that sends as the same app and mailbox.
  */
 import { setMaxListeners } from 'node:events';
 import { MailError, amend, internalError, withHint } from './errors';
 import type { GraphClient } from './graph';
-import { ConcurrencyLimiter, QueueFullError } from './limiter';
+import { QueueFullError } from './limiter';
+import type { MailboxLease, MailboxLimits } from './registry';
 import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
 import { deliver } from './upload-session';
-
-/** Graph: 4 concurrent requests per app and mailbox. */
-export const MAILBOX_CONCURRENCY = 4;
 
 /** What the sender is waiting for, so the node can say so in its status. */
 export interface WaitInfo {
@@ -42,7 +41,10 @@ export interface MailerOptions {
   sender: string;
   graph: GraphClient;
   tokens: TokenProvider;
+  /** Mails of this connection that may wait (for a slot or for pacing) before new ones fail at once. */
   queueSize: number;
+  /** This connection's hold on a mailbox's shared limits; called once per mailbox, released on dispose(). */
+  mailbox: (address: string) => MailboxLease;
   /** Called after the usage counts changed (the editor's Usage Data view is fed from it). */
   onUsageChange?: () => void;
 }
@@ -58,32 +60,48 @@ interface Tries {
 
 export class Mailer {
   private readonly usage = new UsageRecorder();
-  private readonly limiter: ConcurrencyLimiter;
   private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** After a 429 with Retry-After, no request to this mailbox starts before this time. */
-  private pausedUntil = 0;
+  /** The mailboxes this connection sends from, each held until dispose(). */
+  private readonly leases = new Map<string, MailboxLease>();
+  /** This connection's mails waiting for a slot (or for pacing): bounded by queueSize. */
+  private waiting = 0;
   /** A long upload asks for the current token before each step. */
   private readonly delivery = { renew: () => this.options.tokens.getToken() };
 
   constructor(private readonly options: MailerOptions) {
     // Each mail waiting on a retry listens here; many at once is expected.
     setMaxListeners(0, this.closing.signal);
-    this.limiter = new ConcurrencyLimiter(MAILBOX_CONCURRENCY, options.queueSize);
   }
 
   async send(job: SendJob): Promise<SendResult> {
     const tries: Tries = { attempts: 0, waitedMs: 0, throttled: false };
     let failure: MailError | undefined;
+    let refund: (() => void) | undefined;
     try {
       if (this.closing.signal.aborted) throw cancelled();
-      const running = this.limiter.run(() => this.sendWithRetries(job, tries), job.signal, cancelled);
+      const limits = this.limitsOf(this.options.sender);
+      if (this.waiting >= this.options.queueSize) throw new QueueFullError(this.options.queueSize);
+      refund = reserveRecipients(limits, job.mail);
+      this.waiting++;
+      let started = false;
+      const run = (): Promise<SendResult> => {
+        started = true;
+        this.waiting--;
+        return this.sendWithRetries(job, tries, limits);
+      };
+      // Only this connection's signals: a closing connection cancels its own queued mail, not others'.
+      const running = limits.limiter.run(run, [job.signal, this.closing.signal], cancelled).finally(() => {
+        if (!started) this.waiting--;
+      });
       this.inFlight.add(running);
       const result = await running.finally(() => this.inFlight.delete(running));
       this.usage.recordSent(new Date(result.sentAt));
       return result;
     } catch (err) {
       failure = asMailError(err, this.options.queueSize, tries.attempts);
+      // Recipients of a mail that surely never went out are given back to the daily budget.
+      if (failure.category !== 'unknown-outcome') refund?.();
       this.usage.recordFailure(job.node, failure);
       throw failure;
     } finally {
@@ -108,7 +126,22 @@ export class Mailer {
   /** No new mail; queued and waiting mail fails with `cancelled`; mail in flight finishes (it has its timeout). */
   close(): void {
     this.closing.abort();
-    this.limiter.cancelQueued(cancelled());
+  }
+
+  /** After close() and drain(): gives the mailboxes' shared limits back to the registry. */
+  dispose(): void {
+    for (const lease of this.leases.values()) lease.release();
+    this.leases.clear();
+  }
+
+  private limitsOf(address: string): MailboxLimits {
+    const key = address.toLowerCase();
+    let lease = this.leases.get(key);
+    if (!lease) {
+      lease = this.options.mailbox(address);
+      this.leases.set(key, lease);
+    }
+    return lease.limits;
   }
 
   /** Resolves once every accepted mail has left (sent, failed or cancelled). */
@@ -116,7 +149,7 @@ export class Mailer {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private async sendWithRetries(job: SendJob, tries: Tries): Promise<SendResult> {
+  private async sendWithRetries(job: SendJob, tries: Tries, limits: MailboxLimits): Promise<SendResult> {
     const signals = [job.signal, this.closing.signal];
     const isStopped = (): boolean => signals.some((s) => s?.aborted);
     // Stopped by a redeploy before the next try: `cancelled` (not sent), unless an earlier try may
@@ -125,7 +158,7 @@ export class Mailer {
     const wait = (ms: number, info: WaitInfo): Promise<void> => this.wait(job, tries, ms, info, signals, stopped);
     for (;;) {
       // A mailbox-wide pause (429 with Retry-After) is waited out within the mail's budget.
-      const pause = Math.min(this.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
+      const pause = Math.min(limits.pausedUntil - Date.now(), job.retry.maxWaitMs - tries.waitedMs);
       if (pause > 0) {
         tries.throttled = true;
         await wait(pause, { ms: pause, category: 'throttled', code: 'MailboxThrottled' });
@@ -141,8 +174,8 @@ export class Mailer {
       if (error.category === 'unknown-outcome') tries.maybeSent ??= error;
       if (error.category === 'throttled') tries.throttled = true;
       if (error.status === 429 && error.retryAfterSeconds !== undefined && error.graphCode !== undefined) {
-        // Graph throttles the mailbox, not the mail: hold every request for it, not just this one.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + error.retryAfterSeconds * 1000);
+        // Graph throttles the mailbox, not the mail: hold every request for it, from every connection.
+        limits.pause(Date.now() + error.retryAfterSeconds * 1000);
       }
       const decision = decideRetry(error, tries.attempts, tries.waitedMs, job.retry);
       if (!decision.retry) throw finalError(error, decision.reason, tries, job.retry);
@@ -203,6 +236,26 @@ function finalError(error: MailError, reason: 'notRetryable' | 'attempts' | 'bud
   const params = { attempts: tries.attempts, waited: Math.round(tries.waitedMs / 1000), maxWait: Math.round(policy.maxWaitMs / 1000) };
   // The hint for the failure itself stays (it names the cause); the note says why retrying stopped.
   return amend(error, { noteKey: reason === 'budget' ? 'waitBudgetExceeded' : 'retriesExhausted', params });
+}
+
+/**
+ * Takes the mail's recipients from the mailbox's rolling 24 h budget, or fails it at once: past
+ * 10,000 Exchange blocks the mailbox from sending for a day, which is far worse than one refusal.
+ */
+function reserveRecipients(limits: MailboxLimits, mail: ComposedMail): () => void {
+  const count = mail.to.length + mail.cc.length + mail.bcc.length;
+  const answer = limits.reserveRecipients(count);
+  if (answer.ok) return answer.refund;
+  const params = { count: answer.count, used: answer.used, max: answer.max, freeAt: answer.freesAt ? new Date(answer.freesAt).toISOString() : '' };
+  throw new MailError({
+    category: 'throttled',
+    code: 'RecipientBudgetExceeded',
+    messageKey: 'recipientBudgetExceeded',
+    hintKey: answer.freesAt ? 'recipientBudgetExceeded' : 'recipientBudgetTooSmall',
+    params,
+    retryable: false,
+    attempts: 0,
+  });
 }
 
 function cancelled(attempts = 0): MailError {

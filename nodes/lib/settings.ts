@@ -1,7 +1,7 @@
 /** Reads and checks the nodes' configuration once, at deploy time. */
 import { readCertificates, readClientCertificate, type CertificateProblem, type ClientCertificate } from './certificate';
 import { endpointsFor, isCloudName } from './clouds';
-import { GRAPH_MAX_RECIPIENTS } from './compose';
+import { DEFAULT_MAX_RECIPIENTS, EXCHANGE_MAX_RECIPIENTS } from './compose';
 import { parseAddress } from './recipients';
 import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
 
@@ -26,6 +26,8 @@ export interface RawConnectionConfig {
   queueSize?: unknown;
   allowedRecipientDomains?: unknown;
   maxRecipients?: unknown;
+  maxMailsPerMinute?: unknown;
+  maxRecipientsPerDay?: unknown;
   authMethod?: unknown;
   proxyUrl?: unknown;
   caBundle?: unknown;
@@ -153,10 +155,13 @@ export function readConnectionSettings(
 
   const queueSize = optionalInteger(config.queueSize, DEFAULT_QUEUE_SIZE);
   if (queueSize === undefined || queueSize < 1) problems.push({ field: 'queueSize', key: 'invalidNumber', params: { value: text(config.queueSize) } });
-  const maxRecipients = optionalInteger(config.maxRecipients, GRAPH_MAX_RECIPIENTS);
-  if (maxRecipients === undefined || maxRecipients < 1 || maxRecipients > GRAPH_MAX_RECIPIENTS) {
+  const maxRecipients = optionalInteger(config.maxRecipients, DEFAULT_MAX_RECIPIENTS);
+  if (maxRecipients === undefined || maxRecipients < 1 || maxRecipients > EXCHANGE_MAX_RECIPIENTS) {
     problems.push({ field: 'maxRecipients', key: 'invalidNumber', params: { value: text(config.maxRecipients) } });
   }
+  // Exchange guards: off when empty.
+  const maxMailsPerMinute = optionalPositive(config.maxMailsPerMinute, 'maxMailsPerMinute', problems);
+  const maxRecipientsPerDay = optionalPositive(config.maxRecipientsPerDay, 'maxRecipientsPerDay', problems);
   const allowedRecipientDomains = text(config.allowedRecipientDomains)
     .split(/[,;\s]+/)
     .map((d) => d.trim().replace(/^@/, '').toLowerCase())
@@ -188,6 +193,8 @@ export function readConnectionSettings(
       queueSize,
       allowedRecipientDomains,
       maxRecipients,
+      ...(maxMailsPerMinute !== undefined ? { maxMailsPerMinute } : {}),
+      ...(maxRecipientsPerDay !== undefined ? { maxRecipientsPerDay } : {}),
     },
   };
 }
@@ -250,6 +257,18 @@ function optionalInteger(value: unknown, fallback: number): number | undefined {
   if (raw === '') return fallback;
   const n = Number(raw);
   return Number.isInteger(n) ? n : undefined;
+}
+
+/** '' and undefined → undefined (off); a whole number from 1 → itself; anything else is a problem. */
+function optionalPositive(value: unknown, field: string, problems: ConfigProblem[]): number | undefined {
+  const raw = text(value);
+  if (raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    problems.push({ field, key: 'invalidNumber', params: { value: raw } });
+    return undefined;
+  }
+  return n;
 }
 
 export interface RawTaskConfig {

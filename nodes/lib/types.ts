@@ -42,8 +42,12 @@ export interface ConnectionSettings {
   queueSize: number;
   /** Lower-case domains; empty means any domain. */
   allowedRecipientDomains: string[];
-  /** Per-message cap; Graph's own cap (500) always applies. */
+  /** Per-message cap: 500 by default (Exchange's default), at most 1,000 (the most an Exchange admin can allow). */
   maxRecipients: number;
+  /** Exchange pacing per mailbox (mails started in any 60 s); undefined: no pacing. */
+  maxMailsPerMinute?: number;
+  /** Rolling 24 h recipient budget per mailbox; undefined: off. */
+  maxRecipientsPerDay?: number;
 }
 
 /** The email task's own settings (not per message). */

@@ -358,6 +358,22 @@ test('Test connection explains a token without roles, a refused secret and missi
   await shows(result, sandbox.clientCertificate.thumbprintSha256);
   await result.scrollIntoViewIfNeeded();
   await screenshot('test-connection-certificate');
+
+  // Max recipients up to 1,000; the Exchange guards are empty (off) or whole numbers from 1.
+  const flagged = async (field: string, value: string): Promise<boolean> => {
+    const input = page.locator(`#node-config-input-${field}`);
+    await input.fill(value);
+    await input.press('Tab');
+    return input.evaluate((el) => el.classList.contains('input-error'));
+  };
+  expect(await flagged('maxRecipients', '1000')).toBe(false);
+  expect(await flagged('maxRecipients', '1001')).toBe(true);
+  for (const field of ['maxMailsPerMinute', 'maxRecipientsPerDay']) {
+    expect(await flagged(field, '0')).toBe(true);
+    expect(await flagged(field, 'lots')).toBe(true);
+    expect(await flagged(field, '30')).toBe(false);
+    expect(await flagged(field, '')).toBe(false);
+  }
   await page.click('#node-config-dialog-cancel');
   await page.click('#node-dialog-cancel');
 });

@@ -1,9 +1,9 @@
 /** The Graph mail stand-in: sendMail, its checks in Graph's order, limits, and the upload path. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
-import { SANDBOX } from '../../sandbox';
+import { SANDBOX, defaultDirectory, startSandbox } from '../../sandbox';
 import type { Sandbox } from '../../sandbox';
-import { message, recipients, sendMail, tokenFor, useSandboxClient } from './helpers';
+import { clientFor, message, recipients, sendMail, tokenFor, useSandboxClient } from './helpers';
 import type { Client } from './helpers';
 
 let sandbox: Sandbox;
@@ -326,5 +326,69 @@ describe('draft + upload session path', () => {
     expect((await c.http.post(`${msg}/send`, undefined, { headers: auth(token) })).data.error.code).toBe('ErrorItemNotFound');
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
     expect(sandbox.mail()).toHaveLength(0);
+  });
+});
+
+describe('limits per app and mailbox, and Exchange blocks', () => {
+  test('MailboxConcurrency counts per app: two apps may each have 4 requests in flight for one mailbox', async () => {
+    const other = await tokenFor(c, sandbox, SANDBOX.mailSendOnlyApplicationId, SANDBOX.mailSendOnlyClientSecret);
+    sandbox.setLatency(500);
+    try {
+      const results = await Promise.all([token, other].flatMap((t) => Array.from({ length: 4 }, () => sendMail(c, t, { message: message() }))));
+      expect(results.map((r) => r.status)).toEqual(Array(8).fill(202));
+      const stats = sandbox.stats();
+      expect(stats.throttled).toBe(0);
+      expect(stats.maxConcurrentPerMailbox[SANDBOX.senderEmail]).toBe(8);
+      expect(stats.maxConcurrentPerAppMailbox).toEqual({
+        [`${SANDBOX.applicationId}|${SANDBOX.senderEmail}`]: 4,
+        [`${SANDBOX.mailSendOnlyApplicationId}|${SANDBOX.senderEmail}`]: 4,
+      });
+    } finally {
+      sandbox.setLatency(0);
+    }
+  });
+
+  test('a blocked mailbox is refused with ErrorMessageSubmissionBlocked in Graph error JSON until unblocked', async () => {
+    sandbox.blockMailbox(SANDBOX.senderEmail.toUpperCase());
+    const refused = await sendMail(c, token, { message: message() });
+    expect(refused.status).toBe(403);
+    expect(refused.data.error).toMatchObject({ code: 'ErrorMessageSubmissionBlocked', message: expect.any(String), innerError: { 'request-id': expect.any(String) } });
+    // Another mailbox of the tenant still sends.
+    expect((await sendMail(c, token, { message: message() }, 'reports@contoso.onmicrosoft.com')).status).toBe(202);
+    sandbox.unblockMailbox(SANDBOX.senderEmail);
+    expect((await sendMail(c, token, { message: message() })).status).toBe(202);
+  });
+
+  test('the control surface blocks with SubmissionQuotaExceeded, another status and Retry-After, and lifts it', async () => {
+    const bad = await c.http.post('/_sandbox/blocked', { mailbox: SANDBOX.senderEmail, code: 'Nope' });
+    expect(bad.status).toBe(400);
+    const added = await c.http.post('/_sandbox/blocked', { mailbox: SANDBOX.senderEmail, code: 'SubmissionQuotaExceeded', status: 429, retryAfter: '60' });
+    expect(added.status).toBe(204);
+    expect((await c.http.get('/_sandbox/blocked')).data).toEqual({ [SANDBOX.senderEmail]: { code: 'SubmissionQuotaExceeded', status: 429, retryAfter: '60' } });
+    const refused = await sendMail(c, token, { message: message() });
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('60');
+    expect(refused.data.error?.code).toBe('SubmissionQuotaExceeded');
+    expect((await c.http.delete('/_sandbox/blocked')).status).toBe(204);
+    expect((await sendMail(c, token, { message: message() })).status).toBe(202);
+  });
+
+  test("a tenant's raised recipient limit (up to 1,000) is honoured; the default stays 500", async () => {
+    const directory = defaultDirectory();
+    directory.tenants[0].maxRecipientsPerMessage = 1000;
+    const raised = await startSandbox({ directory });
+    const rc = clientFor(raised);
+    try {
+      const t = await tokenFor(rc, raised);
+      const many = (n: number): Record<string, unknown> => message({ toRecipients: Array.from({ length: n }, (_, i) => ({ emailAddress: { address: `r${i}@example.com` } })) });
+      expect((await sendMail(rc, t, { message: many(1000) })).status).toBe(202);
+      const over = await sendMail(rc, t, { message: many(1001) });
+      expect(over.status).toBe(400);
+      expect(over.data.error?.code).toBe('ErrorTooManyRecipients');
+      expect((await sendMail(c, token, { message: many(501) })).data.error?.code).toBe('ErrorTooManyRecipients');
+    } finally {
+      rc.agent.destroy();
+      await raised.close();
+    }
   });
 });

@@ -39,6 +39,15 @@ describe('error classification', () => {
     expect(graphError({ status: 400 }, []).retryable).toBe(false);
   });
 
+  it.each([
+    ['ErrorMessageSubmissionBlocked', 403],
+    ['SubmissionQuotaExceeded', 403],
+    ['SubmissionQuotaExceeded', 429],
+  ])('Exchange blocked the mailbox: %s (%i) is a mailbox state with its own hint, never a permission problem, never retried', (graphCode, status) => {
+    const error = graphError({ status, graphCode, retryAfterSeconds: 60 }, []);
+    expect(error).toMatchObject({ category: 'mailbox', hintKey: 'submissionBlocked', retryable: false });
+  });
+
   it('tells a connection refused from a mail that may have been sent', () => {
     expect(networkError({ code: 'ECONNREFUSED', maybeSent: false, host: 'h' }, 'graph')).toMatchObject({ category: 'network', retryable: true });
     expect(networkError({ code: 'ECONNRESET', maybeSent: true, host: 'h' }, 'graph')).toMatchObject({ category: 'unknown-outcome', retryable: false });

@@ -51,7 +51,26 @@ describe('connection settings', () => {
   it('reads abuse limits', () => {
     const { settings } = readConnectionSettings({ ...valid, allowedRecipientDomains: 'Example.com, @nhs.net', maxRecipients: '10' }, { clientSecret: 's' }, noEnv);
     expect(settings).toMatchObject({ allowedRecipientDomains: ['example.com', 'nhs.net'], maxRecipients: 10 });
-    expect(readConnectionSettings({ ...valid, maxRecipients: '501' }, { clientSecret: 's' }, noEnv).problems[0].field).toBe('maxRecipients');
+    // Exchange admins may allow up to 1,000 recipients per message; the default stays 500.
+    expect(readConnectionSettings({ ...valid, maxRecipients: '1000' }, { clientSecret: 's' }, noEnv).settings?.maxRecipients).toBe(1000);
+    expect(readConnectionSettings({ ...valid, maxRecipients: '1001' }, { clientSecret: 's' }, noEnv).problems[0].field).toBe('maxRecipients');
+  });
+
+  it('reads the Exchange guards: off when empty, positive whole numbers otherwise', () => {
+    const off = readConnectionSettings({ ...valid, maxMailsPerMinute: '', maxRecipientsPerDay: '' }, { clientSecret: 's' }, noEnv).settings;
+    expect(off).toBeDefined();
+    expect(off).not.toHaveProperty('maxMailsPerMinute');
+    expect(off).not.toHaveProperty('maxRecipientsPerDay');
+    const on = readConnectionSettings({ ...valid, maxMailsPerMinute: '30', maxRecipientsPerDay: 9000 }, { clientSecret: 's' }, noEnv).settings;
+    expect(on).toMatchObject({ maxMailsPerMinute: 30, maxRecipientsPerDay: 9000 });
+    for (const bad of ['0', '-1', '2.5', 'many']) {
+      const { settings, problems } = readConnectionSettings({ ...valid, maxMailsPerMinute: bad, maxRecipientsPerDay: bad }, { clientSecret: 's' }, noEnv);
+      expect(settings).toBeUndefined();
+      expect(problems).toEqual([
+        { field: 'maxMailsPerMinute', key: 'invalidNumber', params: { value: bad } },
+        { field: 'maxRecipientsPerDay', key: 'invalidNumber', params: { value: bad } },
+      ]);
+    }
   });
 
   it('knows every cloud', () => {

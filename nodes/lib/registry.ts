@@ -1,0 +1,283 @@
+/**
+ * What a Node-RED runtime holds once, however many connection nodes use it. Today: the limits
+ * Graph and Exchange apply per app and mailbox. Tokens (per cloud, tenant, app and credential) and
+ * HTTP pools (per host, proxy and CA) are meant to join as further reference-counted tables here.
+ *
+ * Entries are reference-counted: a connection acquires what it uses and releases it when it closes;
+ * the last release removes the entry and its timers, so redeploys leave nothing behind.
+ */
+import { ConcurrencyLimiter, WindowPacer } from './limiter';
+
+/** Graph: 4 concurrent requests per app and mailbox. */
+export const MAILBOX_CONCURRENCY = 4;
+/** Exchange Online counts recipients over a rolling 24 hours. */
+export const RECIPIENT_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** A table of shared values by key, each created on first acquire and disposed on last release. */
+export class RefCounted<V> {
+  private readonly entries = new Map<string, { value: V; users: number }>();
+
+  constructor(
+    private readonly create: (key: string) => V,
+    private readonly dispose: (value: V, key: string) => void = () => undefined,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The value for `key` and the function that gives it back (safe to call more than once). */
+  acquire(key: string): { value: V; release: () => void } {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { value: this.create(key), users: 0 };
+      this.entries.set(key, entry);
+    }
+    entry.users++;
+    const held = entry;
+    let released = false;
+    return {
+      value: held.value,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.users--;
+        if (held.users === 0 && this.entries.get(key) === held) {
+          this.entries.delete(key);
+          this.dispose(held.value, key);
+        }
+      },
+    };
+  }
+}
+
+/** Which app sends from which mailbox: Graph's unit for its per-mailbox limits. */
+export interface MailboxIdentity {
+  cloud: string;
+  /** Distinguishes custom clouds (and test sandboxes) that all call themselves `custom`. */
+  graphUrl: string;
+  tenantId: string;
+  applicationId: string;
+  mailbox: string;
+}
+
+/** Exchange guards a connection asks for; undefined is off. */
+export interface MailboxGuards {
+  maxMailsPerMinute?: number;
+  maxRecipientsPerDay?: number;
+}
+
+export function mailboxKey(id: MailboxIdentity): string {
+  return [id.cloud, id.graphUrl, id.tenantId, id.applicationId, id.mailbox].map((part) => part.trim().toLowerCase()).join('|');
+}
+
+/** The outcome of asking the recipient budget for room. */
+export type BudgetAnswer =
+  | { ok: true; refund: () => void }
+  | { ok: false; used: number; max: number; count: number; freesAt?: number };
+
+/**
+ * Recipients sent from one mailbox over a rolling 24 h. Pure data, pruned when asked: no timers.
+ * A mail counts from the moment it is accepted (queued mail too), so a burst cannot overshoot.
+ */
+export class RecipientLog {
+  private entries: Array<{ at: number; count: number }> = [];
+  private used = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Recipients counted in the last 24 h. */
+  total(): number {
+    this.prune();
+    return this.used;
+  }
+
+  reserve(count: number, max: number | undefined): BudgetAnswer {
+    this.prune();
+    if (max !== undefined && this.used + count > max) {
+      return { ok: false, used: this.used, max, count, freesAt: count <= max ? this.freesAt(this.used + count - max) : undefined };
+    }
+    const entry = { at: this.now(), count };
+    this.entries.push(entry);
+    this.used += count;
+    let refunded = false;
+    return {
+      ok: true,
+      // A mail that surely never went out gives its recipients back.
+      refund: () => {
+        if (refunded) return;
+        refunded = true;
+        const index = this.entries.indexOf(entry);
+        if (index >= 0) {
+          this.entries.splice(index, 1);
+          this.used -= entry.count;
+        }
+      },
+    };
+  }
+
+  /** When at least `excess` recipients will have left the window. */
+  private freesAt(excess: number): number {
+    let freed = 0;
+    for (const entry of this.entries) {
+      freed += entry.count;
+      if (freed >= excess) return entry.at + RECIPIENT_WINDOW_MS;
+    }
+    return this.now() + RECIPIENT_WINDOW_MS;
+  }
+
+  private prune(): void {
+    const cutoff = this.now() - RECIPIENT_WINDOW_MS;
+    let old = 0;
+    while (old < this.entries.length && this.entries[old].at <= cutoff) {
+      this.used -= this.entries[old].count;
+      old++;
+    }
+    if (old) this.entries.splice(0, old);
+  }
+}
+
+/**
+ * The limits of one app + mailbox, shared by every connection that sends from it: the FIFO of
+ * Graph's 4 requests in flight (with Exchange pacing), the pause after a 429, the recipient budget.
+ */
+export class MailboxLimits {
+  /** No request to this mailbox starts before this time (a 429 with Retry-After). */
+  pausedUntil = 0;
+  readonly limiter: ConcurrencyLimiter;
+  /** Guards of the connections using the mailbox now; the strictest of each holds. */
+  private readonly guards = new Set<MailboxGuards>();
+
+  constructor(
+    readonly recipients: RecipientLog,
+    now: () => number = Date.now,
+  ) {
+    const pacer = new WindowPacer(() => this.strictest('maxMailsPerMinute'));
+    // The queue bound is each connection's own (queueSize): the shared queue itself is unbounded.
+    this.limiter = new ConcurrencyLimiter(MAILBOX_CONCURRENCY, Infinity, pacer, now);
+  }
+
+  get maxMailsPerMinute(): number | undefined {
+    return this.strictest('maxMailsPerMinute');
+  }
+
+  get maxRecipientsPerDay(): number | undefined {
+    return this.strictest('maxRecipientsPerDay');
+  }
+
+  /** Graph throttles the mailbox, not the mail: every connection waits it out. */
+  pause(untilMs: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, untilMs);
+  }
+
+  reserveRecipients(count: number): BudgetAnswer {
+    return this.recipients.reserve(count, this.maxRecipientsPerDay);
+  }
+
+  /** @internal for the registry */
+  addGuards(guards: MailboxGuards): void {
+    this.guards.add(guards);
+  }
+
+  /** @internal for the registry: a looser limit may let queued mail start now. */
+  removeGuards(guards: MailboxGuards): void {
+    this.guards.delete(guards);
+    this.limiter.dispatch();
+  }
+
+  /** @internal for the registry: nothing waits any more (the last user drained); stop any timer. */
+  dispose(): void {
+    this.limiter.cancelQueued(new Error('mailbox released'));
+  }
+
+  private strictest(name: keyof MailboxGuards): number | undefined {
+    let value: number | undefined;
+    for (const g of this.guards) {
+      const v = g[name];
+      if (v !== undefined && (value === undefined || v < value)) value = v;
+    }
+    return value;
+  }
+}
+
+/** A connection's hold on one mailbox's limits. */
+export interface MailboxLease {
+  readonly limits: MailboxLimits;
+  release(): void;
+}
+
+/**
+ * Per-mailbox limits of a runtime. The recipient log of a mailbox outlives its last user for as
+ * long as it holds recipients of the last 24 h, so a redeploy does not reset the daily budget;
+ * it is data only (no timers) and is dropped once empty.
+ */
+export class MailboxRegistry {
+  private readonly logs = new Map<string, RecipientLog>();
+  private readonly table: RefCounted<MailboxLimits>;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.table = new RefCounted(
+      (key) => new MailboxLimits(this.logFor(key), this.now),
+      (limits) => limits.dispose(),
+    );
+  }
+
+  /** Mailboxes in use by at least one connection. */
+  get size(): number {
+    return this.table.size;
+  }
+
+  /** Recipient logs kept (in use, or holding recipients of the last 24 h). */
+  get recipientLogs(): number {
+    this.pruneLogs();
+    return this.logs.size;
+  }
+
+  acquire(id: MailboxIdentity, guards: MailboxGuards = {}): MailboxLease {
+    this.pruneLogs();
+    const { value: limits, release } = this.table.acquire(mailboxKey(id));
+    // Each lease adds its own object, so two connections with equal values both count.
+    const own: MailboxGuards = { ...guards };
+    limits.addGuards(own);
+    let released = false;
+    return {
+      limits,
+      release: () => {
+        if (released) return;
+        released = true;
+        limits.removeGuards(own);
+        release();
+        this.pruneLogs();
+      },
+    };
+  }
+
+  private logFor(key: string): RecipientLog {
+    let log = this.logs.get(key);
+    if (!log) {
+      log = new RecipientLog(this.now);
+      this.logs.set(key, log);
+    }
+    return log;
+  }
+
+  /** Drops the logs no connection uses that hold nothing from the last 24 h. */
+  private pruneLogs(): void {
+    for (const [key, log] of this.logs) {
+      if (log.total() === 0 && !this.table.has(key)) this.logs.delete(key);
+    }
+  }
+}
+
+/** One per Node-RED runtime (the connection node's register function makes it). */
+export class Registry {
+  readonly mailboxes: MailboxRegistry;
+
+  constructor(now: () => number = Date.now) {
+    this.mailboxes = new MailboxRegistry(now);
+  }
+}
