@@ -28,6 +28,8 @@ export interface GraphLimits {
   maxUploadChunkBytes: number;
   /** createUploadSession refuses smaller attachments. */
   minUploadSessionBytes: number;
+  /** Largest file `POST .../messages/{id}/attachments` takes (413 beyond): its base64 request must stay under 4 MB. */
+  maxDraftAttachmentBytes: number;
   /** The tenant's message size limit (Exchange Online default 35 MB). */
   maxMessageBytes: number;
   /** How long an upload URL stays valid. */
@@ -40,7 +42,12 @@ export const DEFAULT_LIMITS: GraphLimits = {
   maxInternetMessageHeaders: 5,
   mailboxConcurrency: 4,
   maxUploadChunkBytes: 4 * MiB,
-  minUploadSessionBytes: 3 * MiB,
+  // Microsoft: "Use this approach to attach a file if the file size is between 3 MB and 150 MB"
+  // (https://learn.microsoft.com/graph/api/attachment-createuploadsession); MB taken as 10^6 bytes.
+  minUploadSessionBytes: 3_000_000,
+  // Measured on Graph: adding a file of 3,145,611 bytes to a draft works, a few bytes more gets 413
+  // (base64 of the file plus the JSON around it passes the 4 MB request limit).
+  maxDraftAttachmentBytes: 3_145_611,
   maxMessageBytes: 35 * MiB,
   uploadSessionLifetimeMs: 6 * 60 * 60 * 1000,
 };
@@ -474,6 +481,9 @@ export class GraphMail {
     const problem = this.checkAttachments(req, { attachments: [attachment] });
     if (problem) return problem;
     const summary = isFileAttachment(attachment) ? fileSummary(attachment) : undefined;
+    if (summary && summary.size > this.ctx.limits.maxDraftAttachmentBytes) {
+      return graphError(req, 413, 'RequestEntityTooLarge', 'The maximum request length supported is 4MB.');
+    }
     if (summary && draft.bytes + summary.size > this.ctx.limits.maxMessageBytes) return this.tooBig(req);
     const id = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;
     pushAttachment(draft.message, attachment);
@@ -578,7 +588,9 @@ export class GraphMail {
     session.hash.update(req.body);
     session.received = end + 1;
     if (session.received < session.size) {
-      return jsonReply(200, { expirationDateTime: session.expiresAt.toISOString(), nextExpectedRanges: [`${session.received}-`] });
+      // As Outlook answers: the next start alone, no dash ("NextExpectedRanges":["2097152"] in
+      // https://learn.microsoft.com/graph/api/attachment-createuploadsession).
+      return jsonReply(200, { expirationDateTime: session.expiresAt.toISOString(), nextExpectedRanges: [String(session.received)] });
     }
     this.sessions.delete(session.id);
     const attachmentId = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;

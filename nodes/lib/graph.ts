@@ -140,7 +140,8 @@ export class GraphClient {
     });
     if (response.status === 201) return { complete: true };
     const ranges = (response.data as { nextExpectedRanges?: unknown } | undefined)?.nextExpectedRanges;
-    const first = Array.isArray(ranges) && typeof ranges[0] === 'string' ? /^(\d+)-/.exec(ranges[0]) : null;
+    // Outlook's upload URLs answer `["<start>"]` (a single number); the generic form is `"<start>-<end>"`.
+    const first = Array.isArray(ranges) && typeof ranges[0] === 'string' ? /^(\d{1,15})(?:-\d{0,15})?$/.exec(ranges[0].trim()) : null;
     return first ? { complete: false, nextStart: Number(first[1]) } : { complete: false };
   }
 

@@ -147,6 +147,17 @@ describe('choosing the path by size', () => {
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
   });
 
+  it("a 3,145,700-byte file (just under 3 MiB, over Graph's draft-attachment edge) goes by upload session and arrives intact", async () => {
+    const edge = randomBuffer(3_145_700);
+    const result = await sendOne({ attachments: [{ filename: 'edge.bin', content: edge }] });
+    expect(result.error).toBeUndefined();
+    expect(result.email).toMatchObject({ status: 'sent', path: 'uploadSession', attachments: 1 });
+    const [mail] = sandbox.mail(SANDBOX.senderEmail);
+    expect(mail.attachments).toEqual([expect.objectContaining({ name: 'edge.bin', via: 'upload', size: edge.length, sha256: sha256(edge) })]);
+    expect(graphCalls().filter((r) => r.target === 'upload')).toHaveLength(1);
+    expect(graphCalls().some((r) => r.status === 413)).toBe(false);
+  });
+
   it('small attachments that do not fit in the draft request are added one by one', async () => {
     const parts = [randomBuffer(2_500_000), randomBuffer(2_500_000), randomBuffer(3_500_000)];
     const result = await sendOne({ attachments: parts.map((content, i) => ({ filename: `part${i}.bin`, content })) });
