@@ -192,6 +192,12 @@ export class GraphMail {
     const base = this.ctx.baseUrl();
     const result = this.ctx.signer.verify(m[1], [base, `${base}/`], Math.floor(Date.now() / 1000));
     if (!result.ok) return graphError(req, 401, 'InvalidAuthenticationToken', `Access token validation failure. ${result.reason}`);
+    if (this.ctx.state.revoked.has(m[1])) {
+      // A token revoked before its expiry (the app's credentials changed, the service principal was
+      // disabled, continuous access evaluation for workload identities): Graph answers 401
+      // InvalidAuthenticationToken. https://learn.microsoft.com/entra/identity/conditional-access/concept-continuous-access-evaluation-workload
+      return graphError(req, 401, 'InvalidAuthenticationToken', 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp');
+    }
     if (!this.ctx.directory.tenantById(result.claims.tid)) {
       return graphError(req, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.');
     }
