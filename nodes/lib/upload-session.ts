@@ -106,6 +106,10 @@ export async function deliver(graph: GraphClient, sender: string, job: DeliveryJ
     const ids = await runStep(STEPS.sendMail, () => graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort));
     return { ...ids, path: 'sendMail' };
   }
+  if (!graph.uploadSessions) {
+    // Refused here, before a draft exists: that cloud's Graph has no upload sessions.
+    throw new MailError({ category: 'size', code: 'UploadSessionUnavailable', messageKey: 'largeMailUnavailable', hintKey: 'uploadSessionNotInCloud', params: { size: sendMailRequestBytes(mail, job.saveToSentItems) } });
+  }
   return new UploadDelivery(graph, sender, job, token, options.renew, runStep).run();
 }
 
