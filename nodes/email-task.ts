@@ -9,6 +9,7 @@ import { MailError, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { SendJob, WaitInfo } from './lib/mailer';
+import { credentialExpiry } from './lib/expiry';
 import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
 import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
 
@@ -96,6 +97,7 @@ export = function register(RED: NodeAPI): void {
       },
     };
 
+    if (runtime && credentialExpiry(runtime.settings)?.warn) showStatus();
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
@@ -164,7 +166,17 @@ export = function register(RED: NodeAPI): void {
           sendingTexts.set(sending, text);
         }
         node.status({ fill: 'blue', shape: 'dot', text });
-      } else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+      } else {
+        // Idle: a secret (or certificate) about to expire is what the user must hear about.
+        const expiry = runtime ? credentialExpiry(runtime.settings) : undefined;
+        if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(expiry.days) });
+        else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+      }
+    }
+
+    function expiryStatus(days: number): string {
+      if (days <= 0) return statusText(RED._, 'secretExpired');
+      return days === 1 ? statusText(RED._, 'secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
     }
 
     async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {

@@ -41,6 +41,8 @@ export interface ConnectionSettings {
   allowedRecipientDomains: string[];
   /** Per-message cap; Graph's own cap (500) always applies. */
   maxRecipients: number;
+  /** `YYYY-MM-DD` the client secret (or certificate) stops working, when the user gave it. */
+  secretExpiresOn?: string;
 }
 
 /** The email task's own settings (not per message). */

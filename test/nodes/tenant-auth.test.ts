@@ -6,7 +6,7 @@
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { findLeaks } from '../support/leaks';
-import { loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type Outputs } from '../support/node-red';
+import { connectionConfig, helper, loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type Outputs } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
@@ -142,5 +142,41 @@ describe("Entra's error codes", () => {
     await mail(out, 'transient forever');
     expect(out.failed[0].error).toMatchObject({ category: 'server', aadsts: 50033, retryable: true, attempts: 2, hint: expect.stringContaining('hints.retriesExhausted') });
     expect(findLeaks([out.failed, logText()], [SANDBOX.clientSecret])).toEqual([]);
+  });
+});
+
+describe('a secret that expires', () => {
+  const inDays = (days: number): string => new Date(Date.now() + days * 86_400_000 - 3_600_000).toISOString().slice(0, 10);
+
+  it('12 days before: the task shows it in yellow when idle, the log warns once, Usage Data and Test connection show the date', async () => {
+    const date = inDays(12);
+    await loadMailFlow(mailFlow(sandbox, {}, { secretExpiresOn: date }));
+    const out = watchOutputs();
+    await mail(out, 'still works');
+    expect(out.sent).toHaveLength(1);
+    expect(out.statuses.at(-1)).toEqual({ fill: 'yellow', shape: 'ring', text: expect.stringContaining('status.secretExpiresIn') });
+
+    const warnings = (helper.log() as { args: unknown[][] }).args.filter((a) => JSON.stringify(a).includes('expiry.warning'));
+    expect(warnings).toHaveLength(1);
+
+    const usage = (await helper.request().get('/office365-mail/usage')).body as { connections: Array<Record<string, unknown>> };
+    expect(usage.connections[0]).toMatchObject({ credentialExpiresOn: date, credentialExpiresInDays: 12, credentialExpiryWarning: true });
+
+    const res = await helper.request().post('/office365-mail/connections/test').send({ ...connectionConfig(sandbox, { secretExpiresOn: date }), id: 'c1', clientSecret: SANDBOX.clientSecret });
+    expect(res.body).toMatchObject({ ok: true, credentialExpiresOn: date, credentialExpiresInDays: 12, largeMails: 'yes' });
+  });
+
+  it('far away or not given: no warning, the usual green status', async () => {
+    await loadMailFlow(mailFlow(sandbox, {}, { secretExpiresOn: inDays(200) }));
+    const out = watchOutputs();
+    await mail(out, 'fine');
+    expect(out.statuses.at(-1)).toEqual({ fill: 'green', shape: 'dot', text: expect.stringContaining('status.sent') });
+    expect(logText()).not.toContain('expiry.warning');
+  });
+
+  it('Test connection: an app without Mail.ReadWrite in its token says large mails are unknown (RBAC may grant it)', async () => {
+    await loadMailFlow(mailFlow(sandbox));
+    const res = await helper.request().post('/office365-mail/connections/test').send({ ...connectionConfig(sandbox, { applicationId: SANDBOX.mailSendOnlyApplicationId }), clientSecret: SANDBOX.mailSendOnlyClientSecret });
+    expect(res.body).toMatchObject({ ok: true, hasMailSend: true, largeMails: 'unknown', credentialExpiresOn: null });
   });
 });
