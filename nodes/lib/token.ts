@@ -71,8 +71,9 @@ export class TokenProvider {
       auth: {
         clientId: settings.applicationId,
         authority,
-        // MSAL signs the client assertion (PS256, x5t#S256) and sends x5c, so Entra can match a
-        // certificate by subject and issuer as well as by thumbprint.
+        // MSAL signs the client assertion (PS256) and names the certificate by its thumbprint
+        // (x5t#S256), which is what identifies it to Entra for an app like this one. x5c is sent
+        // too; matching by subject name and issuer through it is for Microsoft's first-party apps.
         ...(certificate
           ? { clientCertificate: { thumbprintSha256: certificate.thumbprintSha256, privateKey: certificate.privateKey, x5c: certificate.x5c } }
           : { clientSecret: settings.clientSecret }),
