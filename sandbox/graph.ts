@@ -54,6 +54,8 @@ export const DEFAULT_LIMITS: GraphLimits = {
 
 export interface GraphContext {
   baseUrl(): string;
+  /** Base of the upload URLs: Outlook's host in Graph (`https://outlook.office.com/api/...`), so another host here too when asked. */
+  uploadBaseUrl(): string;
   directory: Directory;
   signer: TokenSigner;
   state: SandboxState;
@@ -541,7 +543,7 @@ export class GraphMail {
     this.sessions.set(session.id, session);
     const owner = encodeURIComponent(`${mailbox.id}@${draft.tenantId}`);
     const uploadUrl =
-      `${this.ctx.baseUrl()}/api/v2.0/Users('${owner}')/Messages('${encodeURIComponent(draft.id)}')` +
+      `${this.ctx.uploadBaseUrl()}/api/v2.0/Users('${owner}')/Messages('${encodeURIComponent(draft.id)}')` +
       `/AttachmentSessions('${session.id}')?authtoken=${session.token}`;
     return jsonReply(201, {
       '@odata.context': `${this.ctx.baseUrl()}/v1.0/$metadata#microsoft.graph.uploadSession`,

@@ -52,6 +52,12 @@ export interface SandboxOptions {
   directory?: SandboxDirectory;
   /** Graph's limits, overridable so a test can reach them with small bodies. */
   limits?: Partial<GraphLimits>;
+  /**
+   * Host name for upload URLs (`localhost`; the certificate covers it and 127.0.0.1): real upload
+   * URLs are on the Outlook host, not the Graph host, which a proxy sees as a second host.
+   * Default: the sandbox's own URL.
+   */
+  uploadHost?: string;
 }
 
 export interface Sandbox {
@@ -163,7 +169,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state,
     tokenLifetimeSeconds: () => tokenLifetime,
   });
-  const graph = new GraphMail({ baseUrl: () => baseUrl, directory, signer, state, schema: graphSchema(), limits });
+  const uploadBaseUrl = (): string => (options.uploadHost ? `https://${options.uploadHost}:${new URL(baseUrl).port}` : baseUrl);
+  const graph = new GraphMail({ baseUrl: () => baseUrl, uploadBaseUrl, directory, signer, state, schema: graphSchema(), limits });
 
   const control: ControlApi = {
     mail: (mailbox) => mailOf(mailbox),
