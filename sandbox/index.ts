@@ -84,7 +84,7 @@ export interface Sandbox {
   setLatency(ms: number): void;
   setTokenLifetime(seconds: number): void;
   /**
-   * Revokes every access token issued so far (Graph then answers 401 InvalidAuthenticationToken),
+   * Revokes every access token issued since the last reset (Graph then answers 401 InvalidAuthenticationToken),
    * and with `next` also that many of the tokens issued from now on.
    */
   revokeTokens(options?: { next?: number }): void;

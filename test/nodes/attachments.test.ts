@@ -7,6 +7,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/upload-session';
+import { english } from '../support/english';
 import { findLeaks } from '../support/leaks';
 import { loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 
@@ -244,6 +245,9 @@ describe('when the upload path fails', () => {
       status: 403,
       hint: expect.stringContaining('hints.needsMailReadWrite'),
     });
+    // The hint gives the scoped way (an RBAC role on the sender's scope), not a tenant-wide grant.
+    const hint = english(String((out.failed[0].error as { hint: string }).hint));
+    expect(hint).toContain('-Role "Application Mail.ReadWrite" -CustomResourceScope');
     expect(sandbox.mail().map((m) => m.message.subject)).toEqual(['small']);
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
     expect(findLeaks([out.failed.map((m) => m.error), out.sent.map((m) => m.email), out.caught.map((m) => m.error), out.statuses, logText()], [SANDBOX.mailSendOnlyClientSecret, ...sandbox.issuedTokens()])).toEqual([]);
