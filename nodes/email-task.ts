@@ -98,6 +98,9 @@ export = function register(RED: NodeAPI): void {
     };
 
     if (runtime && credentialExpiry(runtime.settings)?.warn) showStatus();
+    // A task may sit idle for days: its status follows the countdown (and enters the 30 days) hourly.
+    const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => sending === 0 && waiting === 0 && credentialExpiry(runtime.settings)?.warn && showStatus(), 3_600_000) : undefined;
+    expiryTimer?.unref();
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
@@ -229,6 +232,7 @@ export = function register(RED: NodeAPI): void {
       // Every mail this node took leaves by an output before the node is gone: queued and waiting
       // ones as `cancelled` now, those in flight when they finish or the grace period ends.
       stopping.abort();
+      clearInterval(expiryTimer);
       const grace = setTimeout(() => aborting.abort(), closeGraceMs(RED));
       void Promise.allSettled([...pending]).then(() => {
         clearTimeout(grace);
