@@ -9,6 +9,7 @@ import { MailError, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { SendJob, WaitInfo } from './lib/mailer';
+import { credentialExpiry } from './lib/expiry';
 import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
 import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
 
@@ -96,6 +97,10 @@ export = function register(RED: NodeAPI): void {
       },
     };
 
+    if (runtime && credentialExpiry(runtime.settings)?.warn) showStatus();
+    // A task may sit idle for days: its status follows the countdown (and enters the 30 days) hourly.
+    const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => sending === 0 && waiting === 0 && credentialExpiry(runtime.settings)?.warn && showStatus(), 3_600_000) : undefined;
+    expiryTimer?.unref();
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
@@ -164,7 +169,17 @@ export = function register(RED: NodeAPI): void {
           sendingTexts.set(sending, text);
         }
         node.status({ fill: 'blue', shape: 'dot', text });
-      } else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+      } else {
+        // Idle: a secret (or certificate) about to expire is what the user must hear about.
+        const expiry = runtime ? credentialExpiry(runtime.settings) : undefined;
+        if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(expiry.days) });
+        else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
+      }
+    }
+
+    function expiryStatus(days: number): string {
+      if (days <= 0) return statusText(RED._, 'secretExpired');
+      return days === 1 ? statusText(RED._, 'secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
     }
 
     async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {
@@ -217,6 +232,7 @@ export = function register(RED: NodeAPI): void {
       // Every mail this node took leaves by an output before the node is gone: queued and waiting
       // ones as `cancelled` now, those in flight when they finish or the grace period ends.
       stopping.abort();
+      clearInterval(expiryTimer);
       const grace = setTimeout(() => aborting.abort(), closeGraceMs(RED));
       void Promise.allSettled([...pending]).then(() => {
         clearTimeout(grace);

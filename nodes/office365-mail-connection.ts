@@ -6,6 +6,7 @@
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
+import { credentialExpiry, watchExpiry } from './lib/expiry';
 import type { MailError } from './lib/errors';
 import { Registry } from './lib/registry';
 import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
@@ -24,7 +25,7 @@ interface AllCredentials extends ConnectionCredentials {
 const CREDENTIAL_NAMES = ['clientSecret', 'certificate', 'certificatePrivateKey', 'certificatePassphrase', 'proxyPassword'] as const;
 
 /** Plain properties the Test connection endpoint reads from the editor's unsaved values. */
-const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle'] as const;
+const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn'] as const;
 
 /** The editor sends this instead of a password it did not change. */
 const UNCHANGED_PASSWORD = '__PWRD__';
@@ -55,6 +56,12 @@ export = function register(RED: NodeAPI): void {
         () => feed.changed(),
         registry,
       );
+      // From 30 days before the secret (or certificate) expires: a warning in the log once a day.
+      const runtimeSettings = settings;
+      this.stopExpiryWatch = watchExpiry(
+        () => credentialExpiry(runtimeSettings),
+        (expiry) => this.warn(RED._(`office365-mail-connection.expiry.${expiry.days > 0 ? 'warning' : 'expired'}`, { key: this.key, date: expiry.date, count: expiry.days })),
+      );
     } else {
       for (const problem of problems) this.error(problemText(RED._, problem));
     }
@@ -63,6 +70,7 @@ export = function register(RED: NodeAPI): void {
 
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
+      this.stopExpiryWatch?.();
       if (connections.size === 0) feed.flush();
       else feed.changed();
       const runtime = this.runtime;
@@ -80,12 +88,16 @@ export = function register(RED: NodeAPI): void {
   function usageData(): { connections: unknown[] } {
     const list = [...connections].map((node) => {
       const snapshot = node.runtime?.mailer.snapshot();
+      const expiry = node.runtime ? credentialExpiry(node.runtime.settings) : undefined;
       return {
         id: node.id,
         key: node.key,
         name: node.name ?? '',
         senderEmail: node.runtime?.settings.senderEmail ?? '',
         valid: Boolean(node.runtime),
+        credentialExpiresOn: expiry?.date ?? null,
+        credentialExpiresInDays: expiry?.days ?? null,
+        credentialExpiryWarning: expiry?.warn ?? false,
         problems: node.problems.map((p) => problemText(RED._, p)),
         ...snapshot,
         recentFailures: (snapshot?.recentFailures ?? []).map((f) => ({ ...f, ...errorText(RED._, f) })),

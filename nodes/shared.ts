@@ -19,6 +19,8 @@ export interface ConnectionNode extends Node<ConnectionCredentials> {
   runtime?: ConnectionRuntime;
   problems: ConfigProblem[];
   key: string;
+  /** Stops the daily expiry warning (set while the credential's expiry is watched). */
+  stopExpiryWatch?: () => void;
 }
 
 /** msg.error on output 2, as README.md ("What comes out") documents it; absent values are null. */

@@ -18,6 +18,9 @@ export interface ControlApi {
   unblockMailbox(mailbox?: string): void;
   reset(): void;
   setLatency(ms: number): void;
+  revokeTokens(next: number): void;
+  /** False when no app has this id. */
+  setAppRoles(applicationId: string, roles: string[]): boolean;
   info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
 }
 
@@ -212,6 +215,41 @@ export function handleControl(api: ControlApi, req: IncomingMessage, res: Server
         return;
       }
       api.setLatency(ms);
+      send(res, 204, '');
+      return;
+    }
+    case 'POST /_sandbox/revoke': {
+      // {} revokes every token issued so far; {"next": n} also the next n to be issued.
+      let next: unknown;
+      try {
+        next = body.length ? (JSON.parse(body.toString('utf8')) as { next?: unknown }).next : undefined;
+      } catch {
+        next = -1;
+      }
+      if (next !== undefined && (typeof next !== 'number' || !Number.isInteger(next) || next < 0)) {
+        json(400, { error: 'The body must be {} or { "next": <whole number of tokens> }.' });
+        return;
+      }
+      api.revokeTokens(next ?? 0);
+      send(res, 204, '');
+      return;
+    }
+    case 'POST /_sandbox/roles': {
+      let parsed: { applicationId?: unknown; roles?: unknown } = {};
+      try {
+        parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+      } catch {
+        // answered below
+      }
+      const { applicationId, roles } = parsed;
+      if (typeof applicationId !== 'string' || !Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) {
+        json(400, { error: 'The body must be { "applicationId": "<id>", "roles": ["Mail.Send", ...] }.' });
+        return;
+      }
+      if (!api.setAppRoles(applicationId, roles as string[])) {
+        json(404, { error: 'No app with this applicationId.' });
+        return;
+      }
       send(res, 204, '');
       return;
     }

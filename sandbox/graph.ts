@@ -28,6 +28,8 @@ export interface GraphLimits {
   maxUploadChunkBytes: number;
   /** createUploadSession refuses smaller attachments. */
   minUploadSessionBytes: number;
+  /** Largest file `POST .../messages/{id}/attachments` takes (413 beyond): its base64 request must stay under 4 MB. */
+  maxDraftAttachmentBytes: number;
   /** The tenant's message size limit (Exchange Online default 35 MB). */
   maxMessageBytes: number;
   /** How long an upload URL stays valid. */
@@ -40,13 +42,20 @@ export const DEFAULT_LIMITS: GraphLimits = {
   maxInternetMessageHeaders: 5,
   mailboxConcurrency: 4,
   maxUploadChunkBytes: 4 * MiB,
-  minUploadSessionBytes: 3 * MiB,
+  // Microsoft: "Use this approach to attach a file if the file size is between 3 MB and 150 MB"
+  // (https://learn.microsoft.com/graph/api/attachment-createuploadsession); MB taken as 10^6 bytes.
+  minUploadSessionBytes: 3_000_000,
+  // Measured on Graph: adding a file of 3,145,611 bytes to a draft works, a few bytes more gets 413
+  // (base64 of the file plus the JSON around it passes the 4 MB request limit).
+  maxDraftAttachmentBytes: 3_145_611,
   maxMessageBytes: 35 * MiB,
   uploadSessionLifetimeMs: 6 * 60 * 60 * 1000,
 };
 
 export interface GraphContext {
   baseUrl(): string;
+  /** Base of the upload URLs: Outlook's host in Graph (`https://outlook.office.com/api/...`), so another host here too when asked. */
+  uploadBaseUrl(): string;
   directory: Directory;
   signer: TokenSigner;
   state: SandboxState;
@@ -185,6 +194,12 @@ export class GraphMail {
     const base = this.ctx.baseUrl();
     const result = this.ctx.signer.verify(m[1], [base, `${base}/`], Math.floor(Date.now() / 1000));
     if (!result.ok) return graphError(req, 401, 'InvalidAuthenticationToken', `Access token validation failure. ${result.reason}`);
+    if (this.ctx.state.revoked.has(m[1])) {
+      // A token revoked before its expiry (the app's credentials changed, the service principal was
+      // disabled, continuous access evaluation for workload identities): Graph answers 401
+      // InvalidAuthenticationToken. https://learn.microsoft.com/entra/identity/conditional-access/concept-continuous-access-evaluation-workload
+      return graphError(req, 401, 'InvalidAuthenticationToken', 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp');
+    }
     if (!this.ctx.directory.tenantById(result.claims.tid)) {
       return graphError(req, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid tenant.');
     }
@@ -500,6 +515,9 @@ export class GraphMail {
     const problem = this.checkAttachments(req, { attachments: [attachment] });
     if (problem) return problem;
     const summary = isFileAttachment(attachment) ? fileSummary(attachment) : undefined;
+    if (summary && summary.size > this.ctx.limits.maxDraftAttachmentBytes) {
+      return graphError(req, 413, 'RequestEntityTooLarge', 'The maximum request length supported is 4MB.');
+    }
     if (summary && draft.bytes + summary.size > this.ctx.limits.maxMessageBytes) return this.tooBig(req);
     const id = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;
     pushAttachment(draft.message, attachment);
@@ -551,7 +569,7 @@ export class GraphMail {
     this.sessions.set(session.id, session);
     const owner = encodeURIComponent(`${mailbox.id}@${draft.tenantId}`);
     const uploadUrl =
-      `${this.ctx.baseUrl()}/api/v2.0/Users('${owner}')/Messages('${encodeURIComponent(draft.id)}')` +
+      `${this.ctx.uploadBaseUrl()}/api/v2.0/Users('${owner}')/Messages('${encodeURIComponent(draft.id)}')` +
       `/AttachmentSessions('${session.id}')?authtoken=${session.token}`;
     return jsonReply(201, {
       '@odata.context': `${this.ctx.baseUrl()}/v1.0/$metadata#microsoft.graph.uploadSession`,
@@ -604,7 +622,9 @@ export class GraphMail {
     session.hash.update(req.body);
     session.received = end + 1;
     if (session.received < session.size) {
-      return jsonReply(200, { expirationDateTime: session.expiresAt.toISOString(), nextExpectedRanges: [`${session.received}-`] });
+      // As Outlook answers: the next start alone, no dash ("NextExpectedRanges":["2097152"] in
+      // https://learn.microsoft.com/graph/api/attachment-createuploadsession).
+      return jsonReply(200, { expirationDateTime: session.expiresAt.toISOString(), nextExpectedRanges: [String(session.received)] });
     }
     this.sessions.delete(session.id);
     const attachmentId = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;

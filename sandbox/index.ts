@@ -28,7 +28,7 @@ import { TokenSigner } from './jwt';
 import { graphSchema } from './schema';
 import { SandboxState } from './state';
 import type { BlockedMailbox, Fault, RecordedRequest, RequestTarget, SandboxStats, SentMail, TypedEmitter } from './state';
-import { EntraEndpoints, entraHeaders, matchEntraRoute } from './token';
+import { EntraEndpoints, entraErrorShape, entraHeaders, matchEntraRoute } from './token';
 import type { EntraRoute } from './token';
 
 export { SANDBOX, defaultDirectory } from './config';
@@ -52,6 +52,12 @@ export interface SandboxOptions {
   directory?: SandboxDirectory;
   /** Graph's limits, overridable so a test can reach them with small bodies. */
   limits?: Partial<GraphLimits>;
+  /**
+   * Host name for upload URLs (`localhost`; the certificate covers it and 127.0.0.1): real upload
+   * URLs are on the Outlook host, not the Graph host, which a proxy sees as a second host.
+   * Default: the sandbox's own URL.
+   */
+  uploadHost?: string;
 }
 
 export interface Sandbox {
@@ -84,6 +90,13 @@ export interface Sandbox {
   unblockMailbox(mailbox?: string): void;
   setLatency(ms: number): void;
   setTokenLifetime(seconds: number): void;
+  /**
+   * Revokes every access token issued since the last reset (Graph then answers 401 InvalidAuthenticationToken),
+   * and with `next` also that many of the tokens issued from now on.
+   */
+  revokeTokens(options?: { next?: number }): void;
+  /** Changes an app's consented roles (an admin granting or removing a permission); new tokens carry them. */
+  setAppRoles(applicationId: string, roles: string[]): void;
   /** Clears mail, drafts, counters, the request log, issued tokens and faults. */
   reset(): void;
   /** Stops listening and ends every socket: keep-alive, hung and half-open ones. */
@@ -163,7 +176,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state,
     tokenLifetimeSeconds: () => tokenLifetime,
   });
-  const graph = new GraphMail({ baseUrl: () => baseUrl, directory, signer, state, schema: graphSchema(), limits });
+  const uploadBaseUrl = (): string => (options.uploadHost ? `https://${options.uploadHost}:${new URL(baseUrl).port}` : baseUrl);
+  const graph = new GraphMail({ baseUrl: () => baseUrl, uploadBaseUrl, directory, signer, state, schema: graphSchema(), limits });
 
   const control: ControlApi = {
     mail: (mailbox) => mailOf(mailbox),
@@ -190,6 +204,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setLatency: (ms) => {
       latencyMs = ms;
     },
+    revokeTokens: (next) => state.revokeTokens(next),
+    setAppRoles: (applicationId, roles) => {
+      const app = data.tenants.flatMap((t) => t.apps).find((a) => a.applicationId.toLowerCase() === applicationId.toLowerCase());
+      if (!app) return false;
+      app.roles = [...roles];
+      return true;
+    },
     info: () => ({
       url: baseUrl,
       tenantId: data.tenants[0]?.tenantId ?? '',
@@ -208,14 +229,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   /** The answer a `respond` fault gives: Graph's error JSON, or Entra's for the token endpoint. */
   function faultReply(fault: Fault, ctx: RequestContext, target: 'token' | 'graph' | 'upload'): Reply {
-    const status = fault.status ?? 503;
     const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
     if (target === 'token') {
-      const error = fault.code ?? defaultEntraError(status);
-      // 90033 is Entra's "transient error, try again"; other statuses need a code from the test.
+      // 90033 is Entra's "transient error, try again". A code Entra's catalogue knows comes with
+      // Entra's own status, error and text unless the fault says otherwise.
       const aadsts = fault.aadsts ?? 90033;
-      return entraError(ctx, baseUrl, status, error, aadsts, fault.message ?? 'A transient error has occurred. Please try again.', headers);
+      const form = new URLSearchParams(ctx.body.toString('utf8'));
+      const tenant = ctx.path.split('/')[1];
+      const shape = entraErrorShape(aadsts, { app: form.get('client_id') ?? undefined, tenant, resource: form.get('scope')?.replace(/\/\.default$/, '') });
+      const status = fault.status ?? (fault.aadsts !== undefined ? shape?.status : undefined) ?? 503;
+      const error = fault.code ?? shape?.error ?? defaultEntraError(status);
+      return entraError(ctx, baseUrl, status, error, aadsts, fault.message ?? shape?.description ?? 'A transient error has occurred. Please try again.', headers);
     }
+    const status = fault.status ?? 503;
     return graphError(ctx, status, fault.code ?? defaultGraphCode(status), fault.message ?? `Sandbox fault: HTTP ${status}.`, headers);
   }
 
@@ -415,6 +441,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     blockMailbox: control.blockMailbox,
     unblockMailbox: control.unblockMailbox,
     setLatency: control.setLatency,
+    revokeTokens: (options) => control.revokeTokens(options?.next ?? 0),
+    setAppRoles(applicationId, roles) {
+      if (!control.setAppRoles(applicationId, roles)) throw new Error(`No app ${applicationId} in the sandbox directory.`);
+    },
     setTokenLifetime(seconds) {
       tokenLifetime = seconds;
     },

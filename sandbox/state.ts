@@ -128,6 +128,10 @@ export class SandboxState {
   mails: SentMail[] = [];
   requestLog: RecordedRequest[] = [];
   tokens: string[] = [];
+  /** Access tokens Graph no longer accepts (revoked before their expiry). */
+  revoked = new Set<string>();
+  /** How many of the next issued tokens are revoked as soon as they are issued. */
+  revokeNext = 0;
   faults: (Fault & { remaining: number; skip: number })[] = [];
   readonly events = new TypedEmitter();
   private counters = this.zero();
@@ -176,6 +180,16 @@ export class SandboxState {
   recordToken(token: string): void {
     this.tokens.push(token);
     this.counters.tokensIssued += 1;
+    if (this.revokeNext > 0) {
+      this.revokeNext -= 1;
+      this.revoked.add(token);
+    }
+  }
+
+  /** Revokes every token issued so far, and the next `next` ones as they are issued. */
+  revokeTokens(next = 0): void {
+    for (const token of this.tokens) this.revoked.add(token);
+    this.revokeNext = next;
   }
 
   /** Records how many requests one app has in flight for one mailbox (Graph's unit). */
@@ -240,6 +254,8 @@ export class SandboxState {
     this.mails = [];
     this.requestLog = [];
     this.tokens = [];
+    this.revoked = new Set();
+    this.revokeNext = 0;
     this.faults = [];
     // tlsConnections restarts too: connections already open stay open and are not counted again.
     this.counters = this.zero();

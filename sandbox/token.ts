@@ -314,3 +314,55 @@ export function entraHeaders(req: RequestContext): Record<string, string> {
     ...(req.clientRequestId ? { 'client-request-id': req.clientRequestId } : {}),
   };
 }
+
+/** What Entra answers for one AADSTS code: status, `error` and the start of `error_description`. */
+export interface EntraErrorShape {
+  status: number;
+  error: string;
+  description: string;
+}
+
+/**
+ * Entra's answers for the codes a token fault can ask for by number alone, as Entra words them
+ * (https://learn.microsoft.com/entra/identity-platform/reference-error-codes). `{app}`, `{tenant}`
+ * and `{resource}` are filled in from the request.
+ */
+const ENTRA_ERRORS: Readonly<Record<number, EntraErrorShape>> = {
+  500011: {
+    status: 400,
+    error: 'invalid_resource',
+    description:
+      'The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.',
+  },
+  65001: {
+    status: 400,
+    error: 'invalid_grant',
+    description: "The user or administrator has not consented to use the application with ID '{app}'. Send an interactive authorization request for this user and resource.",
+  },
+  53003: { status: 400, error: 'access_denied', description: 'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.' },
+  7000112: { status: 400, error: 'unauthorized_client', description: "Application '{app}' is disabled." },
+  50049: { status: 400, error: 'invalid_instance', description: 'Unknown or invalid instance.' },
+  90038: {
+    status: 400,
+    error: 'invalid_request',
+    description: "The specified tenant '{tenant}' belongs to the National Cloud 'USGovernment'. Current cloud instance 'Prod' does not federate with USGovernment.",
+  },
+  900382: { status: 400, error: 'invalid_client', description: 'Confidential Client is not supported in Cross Cloud request.' },
+  900432: { status: 400, error: 'invalid_request', description: 'Confidential Client is not supported in Cross Cloud request.' },
+  700024: { status: 401, error: 'invalid_client', description: 'Client assertion is not within its valid time range.' },
+  // Entra's transient codes; the status they come with varies, which is why clients must look at the code.
+  50033: { status: 400, error: 'temporarily_unavailable', description: 'A transient error has occurred. Please try again.' },
+  90024: { status: 400, error: 'temporarily_unavailable', description: 'A transient error has occurred. Please try again.' },
+  90033: { status: 503, error: 'temporarily_unavailable', description: 'A transient error has occurred. Please try again.' },
+};
+
+/** Entra's answer for `aadsts`, with the request's app, tenant and resource filled in; undefined for codes not listed. */
+export function entraErrorShape(aadsts: number, request: { app?: string; tenant?: string; resource?: string }): EntraErrorShape | undefined {
+  const shape = ENTRA_ERRORS[aadsts];
+  if (!shape) return undefined;
+  const description = shape.description
+    .replace('{app}', request.app ?? '00000000-0000-0000-0000-000000000000')
+    .replace('{tenant}', request.tenant ?? 'the tenant')
+    .replace('{resource}', request.resource ?? 'https://graph.microsoft.com');
+  return { ...shape, description };
+}

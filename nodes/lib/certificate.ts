@@ -11,7 +11,10 @@ export interface ClientCertificate {
   thumbprintSha256: string;
   /** The private key as unencrypted PKCS#8 PEM, held in memory only. */
   privateKey: string;
-  /** PEM chain, the matching certificate first: sent as x5c so Entra can follow a rotation. */
+  /**
+   * PEM chain, the matching certificate first, sent as x5c. Entra identifies the certificate by
+   * its thumbprint; subject-name/issuer matching through x5c is for Microsoft's first-party apps.
+   */
   x5c: string;
   notAfter: Date;
 }

@@ -42,3 +42,19 @@ export function endpointsFor(cloud: CloudName, custom: Partial<CloudEndpoints> =
 export function graphScope(graphUrl: string): string {
   return `${graphUrl}/.default`;
 }
+
+/**
+ * Graph hosts without upload sessions for mail attachments: Microsoft's national-cloud table for
+ * `attachment: createUploadSession` marks US Government L4 (GCC High) and L5 (DoD) as not available
+ * (https://learn.microsoft.com/graph/api/attachment-createuploadsession). Mails that need one fail
+ * there before a draft is made.
+ */
+const NO_UPLOAD_SESSIONS = new Set(['graph.microsoft.us', 'dod-graph.microsoft.us']);
+
+export function hasUploadSessions(graphUrl: string): boolean {
+  try {
+    return !NO_UPLOAD_SESSIONS.has(new URL(graphUrl).hostname.toLowerCase());
+  } catch {
+    return true;
+  }
+}

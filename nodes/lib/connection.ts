@@ -3,6 +3,7 @@
  * What Graph limits per app and mailbox comes from the runtime's registry, shared across connections.
  */
 import { MailError } from './errors';
+import { credentialExpiry } from './expiry';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
@@ -67,6 +68,11 @@ export interface ConnectionTestResult {
   /** With authMethod `certificate`: the thumbprint Entra must list, and when the certificate expires. */
   certificateThumbprint: string | null;
   certificateExpiresOn: string | null;
+  /** Mail.ReadWrite in the token: mails over 4 MB (drafts, upload sessions) will work. Otherwise `unknown`: Exchange RBAC for Applications grants it outside the token, so only a send will tell. */
+  largeMails: 'yes' | 'unknown';
+  /** When the secret (or certificate) stops working, as `secretExpiresOn` or the certificate says; null when unknown. */
+  credentialExpiresOn: string | null;
+  credentialExpiresInDays: number | null;
 }
 
 /** Test connection: a fresh token (no cache) with its roles, or the classified failure. */
@@ -76,6 +82,7 @@ export async function testConnection(settings: ConnectionSettings): Promise<Conn
     const token = await new TokenProvider(settings, http).getToken(true);
     const roles = token.roles ?? [];
     const certificate = settings.clientCertificate;
+    const expiry = credentialExpiry(settings);
     return {
       ok: true,
       roles,
@@ -85,6 +92,9 @@ export async function testConnection(settings: ConnectionSettings): Promise<Conn
       proxy: http.proxyFor?.(`${settings.loginUrl}/${settings.tenantId}/oauth2/v2.0/token`) ?? null,
       certificateThumbprint: certificate?.thumbprintSha256 ?? null,
       certificateExpiresOn: certificate?.notAfter.toISOString() ?? null,
+      largeMails: roles.includes('Mail.ReadWrite') ? 'yes' : 'unknown',
+      credentialExpiresOn: expiry?.date ?? null,
+      credentialExpiresInDays: expiry?.days ?? null,
     };
   } catch (err) {
     if (err instanceof MailError) throw err;

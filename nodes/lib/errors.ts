@@ -130,7 +130,19 @@ const AADSTS: Readonly<Record<number, { category: ErrorCategory; hintKey: string
   700027: { category: 'auth', hintKey: 'certificateInvalid' },
   7000112: { category: 'auth', hintKey: 'appDisabled' },
   53003: { category: 'permission', hintKey: 'conditionalAccess' },
+  // Resource principal not found: in practice the wrong cloud for the tenant, or a mistyped Graph URL.
+  500011: { category: 'auth', hintKey: 'resourceNotFound' },
+  65001: { category: 'permission', hintKey: 'consentMissing' },
+  50049: { category: 'auth', hintKey: 'invalidInstance' },
+  // Cross-cloud requests (a tenant of one national cloud asked through another's login host).
+  90038: { category: 'auth', hintKey: 'crossCloud' },
+  900382: { category: 'auth', hintKey: 'crossCloud' },
+  900432: { category: 'auth', hintKey: 'crossCloud' },
+  700024: { category: 'auth', hintKey: 'clockSkew' },
 };
+
+/** Entra's "transient error, try again" codes: retried whatever HTTP status they come with. */
+const TRANSIENT_AADSTS = new Set([50033, 90024, 90033]);
 
 export interface EntraErrorDetails {
   aadsts?: number;
@@ -144,7 +156,8 @@ export interface EntraErrorDetails {
 /** A refusal from the token endpoint (Entra ID). */
 export function entraError(details: EntraErrorDetails, secrets: readonly string[]): MailError {
   const known = details.aadsts !== undefined ? AADSTS[details.aadsts] : undefined;
-  const retryable = details.status !== undefined && (details.status === 429 || details.status >= 500);
+  const transient = details.aadsts !== undefined && TRANSIENT_AADSTS.has(details.aadsts);
+  const retryable = transient || (details.status !== undefined && (details.status === 429 || details.status >= 500));
   const code = details.aadsts !== undefined ? `AADSTS${details.aadsts}` : details.error || 'token_error';
   return new MailError({
     category: known?.category ?? (retryable ? 'server' : 'auth'),

@@ -4,6 +4,7 @@ import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { FileAttachment, Message } from '@microsoft/microsoft-graph-types';
 import { MailError, graphError, networkError } from './errors';
 import { flatHeaders, retryAfterSeconds, transportFailure } from './http';
+import { hasUploadSessions } from './clouds';
 
 export interface GraphCallResult {
   requestId: string;
@@ -66,11 +67,16 @@ interface GraphErrorBody {
 }
 
 export class GraphClient {
+  /** False in the clouds whose Graph has no upload sessions for attachments (US Government L4/L5). */
+  readonly uploadSessions: boolean;
+
   constructor(
     private readonly http: AxiosInstance,
     private readonly graphUrl: string,
     private readonly secrets: readonly string[],
-  ) {}
+  ) {
+    this.uploadSessions = hasUploadSessions(graphUrl);
+  }
 
   /**
    * `POST /users/{sender}/sendMail`; resolves on 202, throws MailError otherwise. Every call takes
@@ -140,7 +146,8 @@ export class GraphClient {
     });
     if (response.status === 201) return { complete: true };
     const ranges = (response.data as { nextExpectedRanges?: unknown } | undefined)?.nextExpectedRanges;
-    const first = Array.isArray(ranges) && typeof ranges[0] === 'string' ? /^(\d+)-/.exec(ranges[0]) : null;
+    // Outlook's upload URLs answer `["<start>"]` (a single number); the generic form is `"<start>-<end>"`.
+    const first = Array.isArray(ranges) && typeof ranges[0] === 'string' ? /^(\d{1,15})(?:-\d{0,15})?$/.exec(ranges[0].trim()) : null;
     return first ? { complete: false, nextStart: Number(first[1]) } : { complete: false };
   }
 

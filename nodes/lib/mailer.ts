@@ -10,7 +10,7 @@ import type { GraphClient } from './graph';
 import { QueueFullError } from './limiter';
 import type { MailboxLease, MailboxLimits } from './registry';
 import { decideRetry, sleep, type RetryPolicy } from './retry';
-import type { TokenProvider } from './token';
+import type { AccessToken, TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
 import { deliver } from './upload-session';
@@ -196,17 +196,22 @@ export class Mailer {
   }
 
   private async attempt(job: SendJob, attempts: number): Promise<SendResult> {
-    const token = await this.options.tokens.getToken();
+    const tokens = this.options.tokens;
+    let token = await tokens.getToken();
     let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
     try {
-      ids = await deliver(this.options.graph, this.options.sender, job, token, this.delivery);
+      ids = await this.deliverWith(job, token);
     } catch (err) {
-      // A token without roles is not refused up front: Exchange RBAC for Applications can grant
-      // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
-      if (err instanceof MailError && token.roles?.length === 0 && (err.category === 'permission' || err.status === 401)) {
-        throw withHint(err, 'permission', 'noRoles');
+      // Graph refused a token before its expiry (revoked, or cut short by continuous access
+      // evaluation): a 401 means nothing was sent, so one more go with a new token cannot
+      // duplicate the mail. A second refusal fails it (auth).
+      if (!isRevokedToken(err)) throw this.afterFailure(err, token);
+      token = await tokens.refresh(token);
+      try {
+        ids = await this.deliverWith(job, token);
+      } catch (again) {
+        throw this.afterFailure(again, token);
       }
-      throw err;
     }
     const { requestId, clientRequestId, path } = ids;
     return {
@@ -224,6 +229,30 @@ export class Mailer {
       sentAt: new Date().toISOString(),
     };
   }
+
+  private async deliverWith(job: SendJob, token: AccessToken): Promise<{ requestId: string; clientRequestId: string; path: SendResult['path'] }> {
+    try {
+      return await deliver(this.options.graph, this.options.sender, job, token, this.delivery);
+    } catch (err) {
+      // A token without roles is not refused up front: Exchange RBAC for Applications can grant
+      // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
+      if (err instanceof MailError && token.roles?.length === 0 && (err.category === 'permission' || err.status === 401)) {
+        throw withHint(err, 'permission', 'noRoles');
+      }
+      throw err;
+    }
+  }
+
+  /** After a permission failure the token is dropped: a consent or role granted since is in the next one. */
+  private afterFailure(err: unknown, token: AccessToken): unknown {
+    if (err instanceof MailError && err.category === 'permission') this.options.tokens.invalidate(token);
+    return err;
+  }
+}
+
+/** Graph's 401 for a token it no longer accepts (not the 401 for a token without roles). */
+function isRevokedToken(err: unknown): boolean {
+  return err instanceof MailError && err.status === 401 && err.graphCode === 'InvalidAuthenticationToken';
 }
 
 /** The error a mail finally fails with: says why retrying stopped when it did retry or could have. */

@@ -2,6 +2,7 @@
 import { readCertificates, readClientCertificate, type CertificateProblem, type ClientCertificate } from './certificate';
 import { endpointsFor, isCloudName } from './clouds';
 import { DEFAULT_MAX_RECIPIENTS, EXCHANGE_MAX_RECIPIENTS } from './compose';
+import { parseDay } from './expiry';
 import { parseAddress } from './recipients';
 import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
 
@@ -31,6 +32,7 @@ export interface RawConnectionConfig {
   authMethod?: unknown;
   proxyUrl?: unknown;
   caBundle?: unknown;
+  secretExpiresOn?: unknown;
 }
 
 /** The connection's credentials as Node-RED stores them (each may be a `${NAME}` reference). */
@@ -169,6 +171,9 @@ export function readConnectionSettings(
   const badDomain = allowedRecipientDomains.find((d) => !DOMAIN.test(d) && !/^[a-z0-9-]+$/.test(d));
   if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain', params: { value: badDomain } });
 
+  const secretExpiresOn = text(config.secretExpiresOn);
+  if (secretExpiresOn && !parseDay(secretExpiresOn)) problems.push({ field: 'secretExpiresOn', key: 'invalidDate', params: { value: secretExpiresOn } });
+
   const credentialReady = authMethod === 'certificate' ? Boolean(clientCertificate) : Boolean(clientSecret);
   if (problems.length || !cloud || !endpoints || !authMethod || !credentialReady || queueSize === undefined || maxRecipients === undefined) {
     return { problems };
@@ -195,6 +200,7 @@ export function readConnectionSettings(
       maxRecipients,
       ...(maxMailsPerMinute !== undefined ? { maxMailsPerMinute } : {}),
       ...(maxRecipientsPerDay !== undefined ? { maxRecipientsPerDay } : {}),
+      ...(secretExpiresOn ? { secretExpiresOn } : {}),
     },
   };
 }

@@ -51,6 +51,8 @@ export class TokenProvider {
   private readonly proxy?: string;
   private current?: AccessToken;
   private inflight?: Promise<AccessToken>;
+  /** Set when the cached token was refused: the next request skips MSAL's cache too. */
+  private bypassCache = false;
 
   constructor(
     settings: TokenSettings,
@@ -69,8 +71,9 @@ export class TokenProvider {
       auth: {
         clientId: settings.applicationId,
         authority,
-        // MSAL signs the client assertion (PS256, x5t#S256) and sends x5c, so Entra can match a
-        // certificate by subject and issuer as well as by thumbprint.
+        // MSAL signs the client assertion (PS256) and names the certificate by its thumbprint
+        // (x5t#S256), which is what identifies it to Entra for an app like this one. x5c is sent
+        // too; matching by subject name and issuer through it is for Microsoft's first-party apps.
         ...(certificate
           ? { clientCertificate: { thumbprintSha256: certificate.thumbprintSha256, privateKey: certificate.privateKey, x5c: certificate.x5c } }
           : { clientSecret: settings.clientSecret }),
@@ -100,19 +103,41 @@ export class TokenProvider {
     return this.network.tokenRequests;
   }
 
-  /** A valid token; `fresh` skips every cache (Test connection). */
+  /** A valid token; `fresh` skips every cache and keeps the answer to itself (Test connection). */
   getToken(fresh = false): Promise<AccessToken> {
-    if (!fresh && this.current && this.current.expiresOn.getTime() - Date.now() > RENEW_BEFORE_MS) {
+    if (fresh) return this.acquire(true, false);
+    if (this.current && this.current.expiresOn.getTime() - Date.now() > RENEW_BEFORE_MS) {
       return Promise.resolve(this.current);
     }
-    if (fresh) return this.acquire(true);
-    this.inflight ??= this.acquire(false).finally(() => {
+    this.inflight ??= this.acquire(this.bypassCache, true).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  private async acquire(skipCache: boolean): Promise<AccessToken> {
+  /**
+   * A new token from Entra in place of `rejected`, which Graph refused before its expiry (revoked,
+   * or invalidated by continuous access evaluation). MSAL's cache would hand back the same one, so
+   * this asks Entra; mails that hit the same refusal at once share one request.
+   */
+  refresh(rejected: AccessToken): Promise<AccessToken> {
+    if (this.current && this.current !== rejected) return Promise.resolve(this.current);
+    this.current = undefined;
+    this.bypassCache = true;
+    return this.getToken();
+  }
+
+  /**
+   * Forgets `token` after Graph refused it for lack of a permission: an admin may grant consent or a
+   * role any moment, and only a new token carries it. The next getToken asks Entra, not a cache.
+   */
+  invalidate(token: AccessToken): void {
+    if (this.current !== token) return;
+    this.current = undefined;
+    this.bypassCache = true;
+  }
+
+  private async acquire(skipCache: boolean, remember: boolean): Promise<AccessToken> {
     this.network.lastFailure = undefined;
     const requestsBefore = this.network.tokenRequests;
     let result: AuthenticationResult | null;
@@ -135,7 +160,10 @@ export class TokenProvider {
       expiresOn: result.expiresOn ?? new Date(Date.now() + RENEW_BEFORE_MS),
       roles: rolesOf(result.accessToken),
     };
-    if (!skipCache) this.current = token;
+    if (remember) {
+      this.current = token;
+      this.bypassCache = false;
+    }
     return token;
   }
 
@@ -145,7 +173,6 @@ export class TokenProvider {
 
   /** Sharper hints where this connection's setup (certificate, proxy, CA) is the likely cause. */
   private explain(error: MailError): MailError {
-    if (error.aadsts === 700024) return withHint(error, 'auth', 'clockSkew');
     if (this.certificate && error.aadsts === 700027 && /key was not found/i.test(error.detail ?? '')) {
       return withHint(error, 'auth', 'certificateNotRegistered');
     }

@@ -48,6 +48,8 @@ export interface ConnectionSettings {
   maxMailsPerMinute?: number;
   /** Rolling 24 h recipient budget per mailbox; undefined: off. */
   maxRecipientsPerDay?: number;
+  /** `YYYY-MM-DD` the client secret (or certificate) stops working, when the user gave it. */
+  secretExpiresOn?: string;
 }
 
 /** The email task's own settings (not per message). */

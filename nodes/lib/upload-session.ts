@@ -15,8 +15,12 @@ import { GRAPH_MAX_REQUEST_BYTES, type GraphCallResult, type GraphClient } from 
 import type { AccessToken } from './token';
 import type { ComposedMail, PreparedAttachment, SendPath } from './types';
 
-/** Graph refuses upload sessions for files under 3 MB; those travel in JSON instead. */
-export const UPLOAD_SESSION_MIN_BYTES = 3 * 1024 * 1024;
+/**
+ * Files from this size go through an upload session; smaller ones travel in JSON. Microsoft documents
+ * upload sessions for 3 MB to 150 MB, and adding a file to a draft fails above about 3,145,611 bytes
+ * (its base64 request then passes 4 MB): 3,000,000 keeps every JSON attachment clear of that edge.
+ */
+export const UPLOAD_SESSION_MIN_BYTES = 3_000_000;
 /**
  * Bytes per PUT: 12 × 320 KiB = 3.75 MiB. Under 4 MiB and under Graph's documented "less than
  * 4 MB" however MB is counted, and a multiple of 320 KiB as Microsoft's upload APIs prefer.
@@ -101,6 +105,10 @@ export async function deliver(graph: GraphClient, sender: string, job: DeliveryJ
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
     const ids = await runStep(STEPS.sendMail, () => graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort));
     return { ...ids, path: 'sendMail' };
+  }
+  if (!graph.uploadSessions) {
+    // Refused here, before a draft exists: that cloud's Graph has no upload sessions.
+    throw new MailError({ category: 'size', code: 'UploadSessionUnavailable', messageKey: 'largeMailUnavailable', hintKey: 'uploadSessionNotInCloud', params: { size: sendMailRequestBytes(mail, job.saveToSentItems) } });
   }
   return new UploadDelivery(graph, sender, job, token, options.renew, runStep).run();
 }

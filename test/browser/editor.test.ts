@@ -212,6 +212,14 @@ async function scenario(): Promise<void> {
   await page.locator('#node-config-input-loginUrl').waitFor();
   await page.fill('#node-config-input-loginUrl', sandbox.url);
   await page.fill('#node-config-input-graphUrl', sandbox.url);
+  // Secret expires: a day that does not exist is marked; a real one is taken.
+  await page.fill('#node-config-input-secretExpiresOn', '2027-02-30');
+  await page.press('#node-config-input-secretExpiresOn', 'Tab');
+  await page.locator('#node-config-input-secretExpiresOn.input-error').waitFor();
+  const expires = new Date(Date.now() + 200 * 86_400_000 - 3_600_000).toISOString().slice(0, 10);
+  await page.fill('#node-config-input-secretExpiresOn', expires);
+  await page.press('#node-config-input-secretExpiresOn', 'Tab');
+  await page.locator('#node-config-input-secretExpiresOn:not(.input-error)').waitFor();
   await screenshot('connection-dialog-filled');
 
   // 4. Test connection: a token with Mail.Send, from the unsaved values.
@@ -220,6 +228,8 @@ async function scenario(): Promise<void> {
   await result.waitFor();
   await shows(result, 'Token acquired');
   await shows(result, 'Mail.Send is granted');
+  await shows(result, 'Mail.ReadWrite is granted: mails over 4 MB');
+  await shows(result, `Secret expires on ${expires} (in 200 days)`);
   await result.scrollIntoViewIfNeeded();
   await screenshot('test-connection-success');
   await page.click('#node-config-dialog-ok');

@@ -56,6 +56,23 @@ describe('deliver', () => {
     expect(sandbox.mail()).toHaveLength(1);
   });
 
+  it('US Government L4/L5 (no upload sessions there): a large mail fails before any request, a small one is not affected', async () => {
+    for (const host of ['https://graph.microsoft.us', 'https://dod-graph.microsoft.us']) {
+      const gov = new GraphClient(http.axios, host, []);
+      expect(gov.uploadSessions).toBe(false);
+      const seen: DeliveryStep[] = [];
+      const failure = await deliver(gov, SANDBOX.senderEmail, { mail: mailWith([5_000_000]), saveToSentItems: true, timeoutMs: 30_000 }, await tokens.getToken(), {
+        runStep: (step, call) => (seen.push(step), call()),
+      }).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(MailError);
+      expect(failure).toMatchObject({ category: 'size', code: 'UploadSessionUnavailable', hintKey: 'uploadSessionNotInCloud', retryable: false });
+      expect(seen).toEqual([]);
+    }
+    expect(new GraphClient(http.axios, 'https://graph.microsoft.com', []).uploadSessions).toBe(true);
+    expect(new GraphClient(http.axios, 'https://microsoftgraph.chinacloudapi.cn', []).uploadSessions).toBe(true);
+    expect(sandbox.requests()).toEqual([]);
+  });
+
   it('a small mail is one sendMail step, marked as sending', async () => {
     const seen: DeliveryStep[] = [];
     const result = await deliver(graph, SANDBOX.senderEmail, { mail: mailWith([10]), saveToSentItems: false, timeoutMs: 30_000 }, await tokens.getToken(), {

@@ -7,6 +7,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/upload-session';
+import { english } from '../support/english';
 import { expectNoLeaks } from '../support/leaks';
 import { loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 
@@ -147,6 +148,17 @@ describe('choosing the path by size', () => {
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
   });
 
+  it("a 3,145,700-byte file (just under 3 MiB, over Graph's draft-attachment edge) goes by upload session and arrives intact", async () => {
+    const edge = randomBuffer(3_145_700);
+    const result = await sendOne({ attachments: [{ filename: 'edge.bin', content: edge }] });
+    expect(result.error).toBeUndefined();
+    expect(result.email).toMatchObject({ status: 'sent', path: 'uploadSession', attachments: 1 });
+    const [mail] = sandbox.mail(SANDBOX.senderEmail);
+    expect(mail.attachments).toEqual([expect.objectContaining({ name: 'edge.bin', via: 'upload', size: edge.length, sha256: sha256(edge) })]);
+    expect(graphCalls().filter((r) => r.target === 'upload')).toHaveLength(1);
+    expect(graphCalls().some((r) => r.status === 413)).toBe(false);
+  });
+
   it('small attachments that do not fit in the draft request are added one by one', async () => {
     const parts = [randomBuffer(2_500_000), randomBuffer(2_500_000), randomBuffer(3_500_000)];
     const result = await sendOne({ attachments: parts.map((content, i) => ({ filename: `part${i}.bin`, content })) });
@@ -233,6 +245,9 @@ describe('when the upload path fails', () => {
       status: 403,
       hint: expect.stringContaining('hints.needsMailReadWrite'),
     });
+    // The hint gives the scoped way (an RBAC role on the sender's scope), not a tenant-wide grant.
+    const hint = english(String((out.failed[0].error as { hint: string }).hint));
+    expect(hint).toContain('-Role "Application Mail.ReadWrite" -CustomResourceScope');
     expect(sandbox.mail().map((m) => m.message.subject)).toEqual(['small']);
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
     expectNoLeaks([out.failed.map((m) => m.error), out.sent.map((m) => m.email), out.caught.map((m) => m.error), out.statuses, logText()], sandbox);

@@ -10,7 +10,8 @@ import { expectNoLeaks } from '../support/leaks';
 import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy';
 import { ensureCa, issueServerCert } from '../../sandbox/ca';
 
-const currentSandbox = useSandboxAndRuntime();
+// Upload URLs on another host name, as Graph's are on the Outlook host: a proxy sees both.
+const currentSandbox = useSandboxAndRuntime({ uploadHost: 'localhost' });
 let sandbox: Sandbox;
 let proxy: ConnectProxy;
 /** Requires Basic credentials. */
@@ -85,6 +86,17 @@ describe('proxy from the environment', () => {
     expect(out.sent).toHaveLength(20);
     expect(proxy.tunnels().length).toBeGreaterThanOrEqual(1);
     expect(proxy.tunnels().length).toBeLessThanOrEqual(4);
+    expect(sandbox.stats().tlsConnections).toBe(proxy.tunnels().length);
+  });
+
+  it('a large mail: the upload PUTs go to the upload URL\'s own host, through the proxy too', async () => {
+    process.env.HTTPS_PROXY = proxy.url;
+    await load();
+    const out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'large through the proxy', payload: 'x', attachments: [{ filename: 'big.bin', content: Buffer.alloc(5_000_000, 1) }] });
+    await out.settled(1);
+    expect(out.sent[0]?.email).toMatchObject({ path: 'uploadSession' });
+    expect(new Set(proxy.tunnels().map((t) => t.target))).toEqual(new Set([sandboxTarget(), `localhost:${sandbox.port}`]));
     expect(sandbox.stats().tlsConnections).toBe(proxy.tunnels().length);
   });
 

@@ -103,6 +103,45 @@ describe('hang and close', () => {
 });
 
 describe('/_sandbox/ HTTP control surface', () => {
+  test("a token fault given only an AADSTS code answers with Entra's status, error and text for it", async () => {
+    sandbox.addFault({ target: 'token', aadsts: 500011 });
+    const res = await tokenRequest(c, sandbox);
+    expect(res.status).toBe(400);
+    expect(res.data).toMatchObject({ error: 'invalid_resource', error_codes: [500011], error_description: expect.stringMatching(/^AADSTS500011: The resource principal named https:\/\/127\.0\.0\.1:\d+ was not found in the tenant/) });
+    sandbox.addFault({ target: 'token', aadsts: 50033 });
+    expect((await tokenRequest(c, sandbox)).data).toMatchObject({ error_codes: [50033] });
+    expect((await tokenRequest(c, sandbox)).status).toBe(200);
+  });
+
+  test('revoked tokens get 401 InvalidAuthenticationToken from Graph; with next, so do tokens issued afterwards', async () => {
+    const first = await tokenFor(c, sandbox);
+    sandbox.revokeTokens();
+    const refused = await sendMail(c, first, { message: message() });
+    expect(refused.status).toBe(401);
+    expect(refused.data.error?.code).toBe('InvalidAuthenticationToken');
+    const second = await tokenFor(c, sandbox);
+    expect((await sendMail(c, second, { message: message() })).status).toBe(202);
+
+    expect((await c.http.post('/_sandbox/revoke', { next: 1 })).status).toBe(204);
+    expect((await sendMail(c, second, { message: message() })).status).toBe(401);
+    const bornRevoked = await tokenFor(c, sandbox);
+    expect((await sendMail(c, bornRevoked, { message: message() })).status).toBe(401);
+    expect((await sendMail(c, await tokenFor(c, sandbox), { message: message() })).status).toBe(202);
+    expect((await c.http.post('/_sandbox/revoke', { next: -1 })).status).toBe(400);
+  });
+
+  test('roles granted over HTTP reach the next token, not the ones issued before', async () => {
+    const before = await tokenFor(c, sandbox, SANDBOX.noMailSendApplicationId, SANDBOX.noMailSendClientSecret);
+    expect((await sendMail(c, before, { message: message() })).status).toBe(403);
+    expect((await c.http.post('/_sandbox/roles', { applicationId: SANDBOX.noMailSendApplicationId, roles: ['User.Read.All', 'Mail.Send'] })).status).toBe(204);
+    expect((await sendMail(c, before, { message: message() })).status).toBe(403);
+    const after = await tokenFor(c, sandbox, SANDBOX.noMailSendApplicationId, SANDBOX.noMailSendClientSecret);
+    expect((await sendMail(c, after, { message: message() })).status).toBe(202);
+    sandbox.setAppRoles(SANDBOX.noMailSendApplicationId, ['User.Read.All']);
+    expect((await c.http.post('/_sandbox/roles', { applicationId: 'nope', roles: [] })).status).toBe(404);
+    expect((await c.http.post('/_sandbox/roles', { applicationId: SANDBOX.applicationId, roles: 'Mail.Send' })).status).toBe(400);
+  });
+
   test('faults, mail, stats, reset over HTTP', async () => {
     const added = await c.http.post('/_sandbox/faults', { target: 'sendMail', status: 503, retryAfter: '3', times: 'Infinity' });
     expect(added.status).toBe(201);

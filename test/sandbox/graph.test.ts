@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AxiosResponse } from 'axios';
 import { SANDBOX, defaultDirectory, startSandbox } from '../../sandbox';
 import type { Sandbox } from '../../sandbox';
+import { GraphClient } from '../../nodes/lib/graph';
 import { clientFor, message, recipients, sendMail, tokenFor, useSandboxClient } from './helpers';
 import type { Client } from './helpers';
 
@@ -295,7 +296,7 @@ describe('draft + upload session path', () => {
     expect(withAuth.status).toBe(401);
     const first = await put(0, 2 * 1024 * 1024);
     expect(first.status).toBe(200);
-    expect(first.data.nextExpectedRanges).toEqual([`${2 * 1024 * 1024}-`]);
+    expect(first.data.nextExpectedRanges).toEqual([`${2 * 1024 * 1024}`]);
     const outOfOrder = await put(0, 1024);
     expect(outOfOrder.status).toBe(416);
     const last = await put(2 * 1024 * 1024, file.length);
@@ -315,6 +316,34 @@ describe('draft + upload session path', () => {
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
     // The request log never keeps the upload URL's credential.
     expect(JSON.stringify(sandbox.requests())).not.toContain('authtoken');
+  });
+
+  test("adding a file to a draft holds Graph's measured edge: 3,145,611 bytes go, 3,145,700 get 413", async () => {
+    const draft = await c.http.post(base, message(), { headers: auth(token) });
+    const msg = `${base}/${encodeURIComponent(draft.data.id as string)}`;
+    const post = (size: number): Promise<AxiosResponse<{ error?: { code: string } }>> =>
+      c.http.post(
+        `${msg}/attachments`,
+        { '@odata.type': '#microsoft.graph.fileAttachment', name: 'edge.bin', contentType: 'application/octet-stream', contentBytes: randomBytes(size).toString('base64') },
+        { headers: auth(token) },
+      );
+    expect((await post(3_145_611)).status).toBe(201);
+    const over = await post(3_145_700);
+    expect(over.status).toBe(413);
+    expect(over.data.error?.code).toBe('RequestEntityTooLarge');
+    // The same file is welcome in an upload session (3 MB to 150 MB).
+    const session = await c.http.post(`${msg}/attachments/createUploadSession`, { AttachmentItem: { attachmentType: 'file', name: 'edge.bin', size: 3_145_700 } }, { headers: auth(token) });
+    expect(session.status).toBe(201);
+  });
+
+  test("the client's putChunk reads Outlook's nextExpectedRanges (a start without a dash)", async () => {
+    const draft = await c.http.post(base, message(), { headers: auth(token) });
+    const graph = new GraphClient(c.http, sandbox.url, []);
+    const file = randomBytes(3_500_000);
+    const session = await graph.createUploadSession(SANDBOX.senderEmail, draft.data.id as string, { name: 'f.bin', size: file.length, contentType: 'application/octet-stream', isInline: false }, token, 10_000);
+    const first = await graph.putChunk(session.uploadUrl, file.subarray(0, 1_000_000), 0, file.length, 10_000);
+    expect(first).toEqual({ complete: false, nextStart: 1_000_000 });
+    expect(await graph.putChunk(session.uploadUrl, file.subarray(1_000_000), 1_000_000, file.length, 10_000)).toEqual({ complete: true });
   });
 
   test('an upload can be cancelled and a draft deleted', async () => {
