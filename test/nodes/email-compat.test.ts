@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { SentMail } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { connectionNode, emailTaskNode, helper, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
+import { connectionNode, emailTaskNode, exampleWithSandbox, helper, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
 let loaded = false;
@@ -216,14 +216,8 @@ describe('the example flow converted from the e-mail node', () => {
 
   it('sends all three of its messages unchanged: report with inline logo, Buffer payload, large file', async () => {
     const sandbox = currentSandbox();
-    const file = path.join(__dirname, '..', '..', 'examples', 'moving-from-email-node.json');
-    const flow = (JSON.parse(fs.readFileSync(file, 'utf8')) as Array<Record<string, unknown> & { id: string; type: string }>).map((n) =>
-      n.type === 'office365-mail-connection'
-        ? { ...n, tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, senderEmail: SANDBOX.senderEmail, cloud: 'custom', loginUrl: sandbox.url, graphUrl: sandbox.url }
-        : n,
-    );
-    const connection = flow.find((n) => n.type === 'office365-mail-connection');
-    await helper.load([connectionNode, emailTaskNode, ...coreNodes], flow, { [String(connection?.id)]: { clientSecret: SANDBOX.clientSecret } });
+    const { flow, credentials } = exampleWithSandbox('moving-from-email-node.json', sandbox);
+    await helper.load([connectionNode, emailTaskNode, ...coreNodes], flow, credentials);
     loaded = true;
     // What pressing each inject button does.
     for (const n of flow.filter((x) => x.type === 'inject')) helper.getNode(n.id).receive({});

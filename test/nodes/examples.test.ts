@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
 import { EXAMPLE_CONNECTION_ID, sandboxStartFlow } from '../../scripts/local-node-red';
-import { catchNode, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
+import { catchNode, connectionNode, emailTaskNode, exampleWithSandbox, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
 const core = ['common/21-debug.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'function/80-template.js', 'common/20-inject.js', 'common/90-comment.js'].map(
@@ -21,14 +21,13 @@ const examples = path.join(__dirname, '..', '..', 'examples');
 type Msg = NodeMessage & Record<string, unknown>;
 
 function load(file: string, swap: string[], taskOverrides: Record<string, unknown> = {}): Promise<void> {
-  const flow = (JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[]).map((n): FlowNode => {
+  const example = exampleWithSandbox(file, sandbox());
+  const flow = example.flow.map((n): FlowNode => {
     if (swap.includes(n.id)) return { id: n.id, type: 'helper', z: n.z, wires: [] };
     if (n.type === 'email-task') return { ...n, ...taskOverrides };
     return n;
   });
-  // As under `npm start`: the sandbox connection under the id the examples name.
-  const { credentials, ...connection } = sandboxStartFlow(sandbox().url).find((n) => n.id === EXAMPLE_CONNECTION_ID) as FlowNode;
-  return helper.load([connectionNode, emailTaskNode, catchNode, ...core], [...flow, connection as FlowNode], { [EXAMPLE_CONNECTION_ID]: credentials as Record<string, string> });
+  return helper.load([connectionNode, emailTaskNode, catchNode, ...core], flow, example.credentials);
 }
 
 function next(id: string): Promise<Msg> {

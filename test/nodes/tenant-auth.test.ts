@@ -5,7 +5,7 @@
  */
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { findLeaks } from '../support/leaks';
+import { expectNoLeaks } from '../support/leaks';
 import { connectionConfig, helper, loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type Outputs } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
@@ -141,7 +141,7 @@ describe("Entra's error codes", () => {
     const out = watchOutputs();
     await mail(out, 'transient forever');
     expect(out.failed[0].error).toMatchObject({ category: 'server', aadsts: 50033, retryable: true, attempts: 2, hint: expect.stringContaining('hints.retriesExhausted') });
-    expect(findLeaks([out.failed, logText()], [SANDBOX.clientSecret])).toEqual([]);
+    expectNoLeaks([out.failed, logText()], sandbox);
   });
 });
 

@@ -1,9 +1,10 @@
 /** Loads the built nodes into node-red-node-test-helper with a sandbox connection. */
+import fs from 'node:fs';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
-import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
+import { EMAIL_TASK_DEFAULTS, EXAMPLE_CONNECTION_ID, sandboxStartFlow } from '../../scripts/local-node-red';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox';
 
 /**
@@ -141,4 +142,14 @@ export function send(msg: Record<string, unknown>): void {
 export function logText(): string {
   const spy = helper.log() as { args?: unknown[][] } | undefined;
   return JSON.stringify(spy?.args ?? []);
+}
+
+/**
+ * An example flow file as a user imports it under `npm start`, plus the sandbox connection under
+ * the id the examples name, and that connection's credentials.
+ */
+export function exampleWithSandbox(file: string, sandbox: Sandbox): { flow: FlowNode[]; credentials: Record<string, Record<string, string>> } {
+  const example = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'examples', file), 'utf8')) as FlowNode[];
+  const { credentials, ...connection } = sandboxStartFlow(sandbox.url).find((n) => n.id === EXAMPLE_CONNECTION_ID) as FlowNode;
+  return { flow: [...example, connection as FlowNode], credentials: { [EXAMPLE_CONNECTION_ID]: credentials as Record<string, string> } };
 }
