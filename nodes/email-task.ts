@@ -48,8 +48,12 @@ export = function register(RED: NodeAPI): void {
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
+    // A fixed body (a `str` template) with `auto` is HTML or text by the template alone, decided
+    // here once: message data rendered into a plain template must not turn the mail into HTML.
+    const bodyTemplate = config.bodyType === 'str' && typeof config.body === 'string' ? config.body : undefined;
+    const bodyFormat = task.bodyFormat === 'auto' && bodyTemplate !== undefined ? (looksLikeHtml(bodyTemplate) ? 'html' : 'text') : task.bodyFormat;
     const rules: ComposeRules | undefined = runtime && {
-      bodyFormat: task.bodyFormat,
+      bodyFormat,
       importance: task.importance,
       allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
       maxRecipients: runtime.settings.maxRecipients,
@@ -107,7 +111,7 @@ export = function register(RED: NodeAPI): void {
       if (type === 'str') {
         if (!TEMPLATED.has(prop)) return async () => value;
         // A body template is HTML-escaped only when the mail will be HTML.
-        const escapeHtml = prop === 'body' && (task.bodyFormat === 'html' || (task.bodyFormat === 'auto' && looksLikeHtml(value)));
+        const escapeHtml = prop === 'body' && bodyFormat === 'html';
         return async (msg) => renderTemplate(value, msg, lookup, escapeHtml);
       }
       if (type === 'jsonata') {
