@@ -9,7 +9,8 @@ import { SANDBOX } from '../../sandbox/config';
 import { ensureCa, issueServerCert } from '../../sandbox/ca';
 import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, loadMailFlow, logText, mailFlow, useSandboxAndRuntime } from '../support/node-red';
 import { findLeaks } from '../support/leaks';
-import { startConnectProxy, type ConnectProxy } from '../support/connect-proxy';
+import { withEnglish } from '../support/english';
+import { startConnectProxy } from '../support/connect-proxy';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
@@ -183,12 +184,13 @@ describe('Test connection endpoint under attack (issue 11)', () => {
   });
 
   it('resolves no ${NAME} in plain fields and quotes no value in its problems', async () => {
-    await loadMailFlow(mailFlow(sandbox));
+    // In English: the helper's own RED._ returns keys, which would hide a quoted value.
+    await helper.load([withEnglish(connectionNode), withEnglish(emailTaskNode), catchNode], mailFlow(sandbox), { c1: { clientSecret: SANDBOX.clientSecret } });
     process.env.O365_TEST_API_KEY = 'topsecret-env-value-42';
     try {
       const res = await test(fields({ applicationId: '${O365_TEST_API_KEY}', tenantId: '${O365_TEST_API_KEY}', clientSecret: 'typed' }));
       expect(res.status).toBe(400);
-      expect(res.body).toMatchObject({ ok: false, error: { category: 'validation' } });
+      expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: expect.arrayContaining([expect.stringContaining('Application ID')]) } });
       expect(JSON.stringify(res.body)).not.toContain('topsecret-env-value-42');
     } finally {
       delete process.env.O365_TEST_API_KEY;

@@ -47,6 +47,9 @@ describe('hostile sizes through Node-RED', () => {
   }, 60_000);
 
   it.each([
+    // 20 KB of either took the old parser over a second, growing with the square of the length.
+    ['one 1 MB entry of quotes', repeatTo('"', MB)],
+    ['one 1 MB entry of words', repeatTo('a ', MB)],
     ['one 1 MB entry of angle brackets', repeatTo('<', MB)],
     ['1 MB of quote runs split into entries', repeatTo(`${'"'.repeat(318)},`, MB)],
     ['1 MB of nested comments', repeatTo('(', MB)],
