@@ -86,5 +86,12 @@ test('validator messages in the config-nodes sidebar run no script from imported
     await page.mouse.move(0, 0);
     await tooltip.waitFor({ state: 'detached' });
   }
+
+  // The dialog names the clashing connection, as text.
+  await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig: (a: string, t: string, id: string) => void } } }).RED.editor.editConfig('', 'office365-mail-connection', 'aaaaaaaaaaaaaaa1'));
+  const warning = page.locator('.office365-mail-connection-key-warning-text');
+  await warning.filter({ hasText: 'xssOtherName' }).waitFor();
+  expect(await warning.locator('img').count()).toBe(0);
+
   expect(await page.evaluate((flags) => flags.filter((f) => (window as unknown as Record<string, unknown>)[f] !== undefined), FLAGS)).toEqual([]);
 });
