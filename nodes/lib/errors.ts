@@ -62,7 +62,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
  * value forge log lines) become one space, and the text is cut to `max` characters.
  */
 export function quote(text: string, max = VALUE_MAX): string {
-  const head = text.length > max ? text.slice(0, max) : text;
+  // At most `max` characters with the ellipsis, so quoting again (errors are copied) changes nothing.
+  const head = text.length > max ? text.slice(0, max - 1) : text;
   const line = head.replace(CONTROL, ' ');
   return text.length > max ? `${line}…` : line;
 }

@@ -124,7 +124,8 @@ describe('attachments', () => {
 describe('quoted text (log forging)', () => {
   it('strips control characters and caps what a message quotes', () => {
     expect(quote('a\r\n[error] forged\u2028b\u0000c')).toBe('a [error] forged b c');
-    expect(quote('x'.repeat(1000)).length).toBeLessThanOrEqual(201);
+    expect(quote('x'.repeat(1000)).length).toBe(200);
+    expect(quote(quote('x'.repeat(1000)))).toBe(quote('x'.repeat(1000)));
     const error = new MailError({ category: 'validation', code: 'Bad\r\nCode', messageKey: 'invalidAddress', hintKey: 'fixInput', params: { value: 'v\r\n[error] forged' }, detail: 'd\ne' });
     expect(error.params).toMatchObject({ value: 'v [error] forged', detail: 'd e', code: 'Bad Code' });
     expect(error.message).not.toMatch(/[\r\n]/);
