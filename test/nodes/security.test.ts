@@ -45,6 +45,7 @@ describe('log forging', () => {
     send({ to: 'nobody\r\n[error] [email-task:mail] forged line', topic: 'x', payload: 'x' });
     await out.settled(1);
     const error = out.failed[0].error as { message: string; hint: string; code: string };
+    // A value from the message is still quoted (one line, cut short): the sender can fix it.
     expect(error.message).toContain('forged line');
     for (const text of [error.message, error.hint, error.code, ...out.statuses.map((s) => s.text ?? '')]) expect(text).not.toMatch(/[\r\n]/);
     const caught = out.caught.length ? JSON.stringify(out.caught[0].error) : '';
@@ -68,6 +69,26 @@ describe('deploy problems', () => {
       expect(JSON.stringify(usage.body)).not.toContain('topsecret-env-value-42');
     } finally {
       delete process.env.O365_TEST_APP_ID;
+    }
+  });
+});
+
+describe('values set in the email task', () => {
+  it('are not quoted in an error: Node-RED may have filled them from ${NAME}', async () => {
+    process.env.O365_TEST_TO = 'topsecret-value-not-an-address';
+    try {
+      await helper.load([withEnglish(connectionNode), withEnglish(emailTaskNode), catchNode], mailFlow(sandbox, { to: '${O365_TEST_TO}', toType: 'str' }), {
+        c1: { clientSecret: SANDBOX.clientSecret },
+      });
+      const out = watchOutputs();
+      send({ topic: 'x', payload: 'x' });
+      await out.settled(1);
+      const error = out.failed[0].error as { message: string; category: string; code: string };
+      expect(error).toMatchObject({ category: 'validation', code: 'InvalidAddress' });
+      expect(error.message).toContain('to as set in the node');
+      expect(JSON.stringify([out.failed, out.caught, logText()])).not.toContain('topsecret-value-not-an-address');
+    } finally {
+      delete process.env.O365_TEST_TO;
     }
   });
 });
