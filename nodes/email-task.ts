@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
-import { MailError, internalError, validationError } from './lib/errors';
+import { MailError, amend, internalError, validationError } from './lib/errors';
 import { readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { SendJob, WaitInfo } from './lib/mailer';
@@ -49,12 +49,20 @@ export = function register(RED: NodeAPI): void {
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
+    // A fixed body (a `str` template) with `auto` is HTML or text by the template alone, decided
+    // here once: message data rendered into a plain template must not turn the mail into HTML.
+    const bodyTemplate = config.bodyType === 'str' && typeof config.body === 'string' ? config.body : undefined;
+    const bodyFormat = task.bodyFormat === 'auto' && bodyTemplate !== undefined ? (looksLikeHtml(bodyTemplate) ? 'html' : 'text') : task.bodyFormat;
     const rules: ComposeRules | undefined = runtime && {
-      bodyFormat: task.bodyFormat,
+      bodyFormat,
       importance: task.importance,
       allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
       maxRecipients: runtime.settings.maxRecipients,
     };
+
+    // Values set in the node (`str`, which Node-RED fills from `${NAME}`) or read from the
+    // environment may be secrets: an error about them names the field, never quotes the value.
+    const unquotable = new Set<string>(TYPED_PROPS.filter((prop) => config[prop] !== undefined && ['str', 'env'].includes(config[`${prop}Type`] ?? '')));
 
     const lookup: ContextLookup = (scope, key) =>
       scope === 'env' ? RED.util.evaluateNodeProperty(key, 'env', node, {}) : node.context()[scope].get(key);
@@ -112,7 +120,7 @@ export = function register(RED: NodeAPI): void {
       if (type === 'str') {
         if (!TEMPLATED.has(prop)) return async () => value;
         // A body template is HTML-escaped only when the mail will be HTML.
-        const escapeHtml = prop === 'body' && (task.bodyFormat === 'html' || (task.bodyFormat === 'auto' && looksLikeHtml(value)));
+        const escapeHtml = prop === 'body' && bodyFormat === 'html';
         return async (msg) => renderTemplate(value, msg, lookup, escapeHtml);
       }
       if (type === 'jsonata') {
@@ -215,11 +223,19 @@ export = function register(RED: NodeAPI): void {
       try {
         mail = composeMail(await readInput(msg), rules);
       } catch (err) {
+        const refused = err instanceof MailError ? unquoted(err) : err;
         // Refused before the mailer saw it: still counted in the connection's usage data.
-        if (err instanceof MailError) runtime.mailer.recordRejected(ref, err);
-        throw err;
+        if (refused instanceof MailError) runtime.mailer.recordRejected(ref, refused);
+        throw refused;
       }
       return runtime.mailer.send({ ...jobSettings, mail });
+    }
+
+    /** The refusal without the value it quotes, when that value came from the node or the environment. */
+    function unquoted(error: MailError): MailError {
+      const field = error.params.field;
+      if (typeof field !== 'string' || !unquotable.has(field) || !('value' in error.params)) return error;
+      return amend(error, { messageKey: 'configuredValueInvalid', params: { value: '' } });
     }
 
     node.on('input', (msg, send, done) => {

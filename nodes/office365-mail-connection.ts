@@ -4,13 +4,13 @@
  * admin endpoints (Test connection, usage data).
  */
 import type { NodeAPI, NodeDef } from 'node-red';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
 import { credentialExpiry, watchExpiry } from './lib/expiry';
 import type { MailError } from './lib/errors';
 import { Registry } from './lib/registry';
-import { readConnectionSettings, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
+import { destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type RawConnectionConfig } from './lib/settings';
+import { closeGraceMs, envLookup, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
 import { USAGE_TOPIC, UsageFeed } from './usage-feed';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
@@ -41,11 +41,8 @@ export = function register(RED: NodeAPI): void {
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
     this.key = typeof config.key === 'string' ? config.key : '';
-    const env = (name: string): string | undefined => {
-      const value: unknown = RED.util.evaluateNodeProperty(name, 'env', this, {});
-      return typeof value === 'string' && value !== '' ? value : undefined;
-    };
-    const { settings, problems } = readConnectionSettings(config, this.credentials, env);
+    this.destination = destinationOf(config);
+    const { settings, problems } = readConnectionSettings(config, this.credentials, envLookup(RED, this));
     this.problems = problems;
     if (settings) {
       // MSAL's own log lines (PII off, secrets redacted) go to debug: every failure that matters
@@ -110,25 +107,62 @@ export = function register(RED: NodeAPI): void {
     res.json(usageData());
   });
 
+  /** Test connection's refusals, in the connection's catalogue. */
+  const t = (key: string, params?: Record<string, string>): string => RED._(`office365-mail-connection.test.refused.${key}`, params);
+  const labels = (fields: readonly string[]): string => fields.map((f) => RED._(`office365-mail-connection.label.${f}`)).join(', ');
+
+  /**
+   * JSON only, before anything else: Node-RED's admin API also parses form bodies, and a form on
+   * any web page can post those cross-site (a JSON request needs CORS, which the admin API refuses).
+   */
+  function jsonOnly(req: Request, res: Response, next: NextFunction): void {
+    if (req.is('application/json')) return next();
+    res.status(415).json({ ok: false, error: { category: 'validation', code: 'UnsupportedMediaType', message: t('jsonOnly'), hint: '' } });
+  }
+
   RED.httpAdmin.post(
     '/office365-mail/connections/test',
+    jsonOnly,
     RED.auth.needsPermission('office365-mail-connection.write'),
     (req: Request, res: Response) => {
-      const body = (req.body ?? {}) as RawConnectionConfig & Record<(typeof CREDENTIAL_NAMES)[number] | 'id', unknown>;
-      // The editor never holds stored credentials: a credential it sends empty or unchanged is
-      // taken from the deployed node, as Node-RED itself does on deploy.
-      const stored = typeof body.id === 'string' ? (RED.nodes.getCredentials(body.id) as AllCredentials | undefined) : undefined;
-      const credentials: AllCredentials = {};
-      for (const name of CREDENTIAL_NAMES) {
-        const sent = typeof body[name] === 'string' ? body[name] : '';
-        credentials[name] = sent && sent !== UNCHANGED_PASSWORD ? sent : (stored?.[name] ?? '');
-      }
-      // Unsaved values are not substituted by Node-RED yet: resolve `${NAME}` here as it would.
-      const substitute = (value: unknown): unknown =>
-        typeof value === 'string' ? value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name: string) => process.env[name] ?? m) : value;
+      const body: Record<string, unknown> = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+      // Only a deployed connection has stored credentials, and only its own.
+      const node = typeof body.id === 'string' ? RED.nodes.getNode(body.id) : null;
+      const deployed = node?.type === 'office365-mail-connection' ? (node as ConnectionNode) : undefined;
+      // Plain fields as typed: `${NAME}` is not looked up here (Node-RED does that on deploy).
       const raw: RawConnectionConfig = {};
-      for (const field of TEST_FIELDS) raw[field] = substitute(body[field]);
-      const { settings, problems } = readConnectionSettings(raw, credentials, (name) => process.env[name] || undefined);
+      for (const field of TEST_FIELDS) raw[field] = body[field];
+      const changed = deployed ? destinationChanges(deployed.destination, destinationOf(raw)) : [];
+      const ownDestination = deployed !== undefined && changed.length === 0;
+
+      // The editor never holds stored credentials: one it sends empty or unchanged is taken from
+      // the deployed node, as Node-RED does on deploy, but only toward that node's own endpoints.
+      const stored = deployed ? (RED.nodes.getCredentials(deployed.id) as AllCredentials | undefined) : undefined;
+      const used = credentialsUsed(raw);
+      const credentials: AllCredentials = {};
+      const fromStore: string[] = [];
+      const envTyped: string[] = [];
+      for (const name of CREDENTIAL_NAMES) {
+        const sent = typeof body[name] === 'string' ? (body[name] as string) : '';
+        if (sent && sent !== UNCHANGED_PASSWORD) {
+          credentials[name] = sent;
+          if (isEnvReference(sent) && used.includes(name)) envTyped.push(name);
+        } else if (stored?.[name] && used.includes(name)) {
+          credentials[name] = stored[name];
+          fromStore.push(name);
+        }
+      }
+      if (!ownDestination && (fromStore.length || envTyped.length)) {
+        const reason = fromStore.length ? 'stored' : deployed ? 'envChanged' : 'envNotDeployed';
+        const params = { credentials: labels(fromStore.length ? fromStore : envTyped), changed: labels(changed) };
+        res.status(400).json({
+          ok: false,
+          error: { category: 'validation', code: 'CredentialNotForThisDestination', message: t(reason, params), hint: t('retype', params), fields: fromStore.length ? fromStore : envTyped },
+        });
+        return;
+      }
+      const env = ownDestination ? envLookup(RED, deployed) : () => undefined;
+      const { settings, problems } = readConnectionSettings(raw, credentials, env);
       if (!settings) {
         res.status(400).json({ ok: false, error: { category: 'validation', problems: problems.map((p) => problemText(RED._, p)) } });
         return;
@@ -153,3 +187,11 @@ export = function register(RED: NodeAPI): void {
     },
   );
 };
+
+/** The credentials a connection with these fields signs in (and reaches its proxy) with. */
+function credentialsUsed(raw: RawConnectionConfig): Array<(typeof CREDENTIAL_NAMES)[number]> {
+  const method = typeof raw.authMethod === 'string' && raw.authMethod.trim() === 'certificate' ? 'certificate' : 'secret';
+  const names: Array<(typeof CREDENTIAL_NAMES)[number]> = method === 'certificate' ? ['certificate', 'certificatePrivateKey', 'certificatePassphrase'] : ['clientSecret'];
+  if (typeof raw.proxyUrl === 'string' && raw.proxyUrl.trim()) names.push('proxyPassword');
+  return names;
+}

@@ -2,7 +2,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import type { ConnectionRuntime } from './lib/connection';
 import type { MailError } from './lib/errors';
-import type { ConfigProblem } from './lib/settings';
+import type { ConfigProblem, Destination, EnvLookup } from './lib/settings';
 import type { NodeRef } from './lib/types';
 
 export const PACKAGE = 'node-red-contrib-office365-mail';
@@ -21,6 +21,8 @@ export interface ConnectionNode extends Node<ConnectionCredentials> {
   key: string;
   /** Stops the daily expiry warning (set while the credential's expiry is watched). */
   stopExpiryWatch?: () => void;
+  /** Where its stored credentials may be sent: Test connection uses them only for this. */
+  destination: Destination;
 }
 
 /** msg.error on output 2, as README.md ("What comes out") documents it; absent values are null. */
@@ -40,6 +42,18 @@ export interface MsgError {
 }
 
 type Translate = NodeAPI['_'];
+
+/**
+ * `${NAME}` in a credential, resolved as Node-RED resolves `env` for this node (its flow's and
+ * group's env first, then the process environment). The one resolution for the deployed
+ * connection and for Test connection, which passes the deployed node.
+ */
+export function envLookup(RED: NodeAPI, node: Node): EnvLookup {
+  return (name) => {
+    const value: unknown = RED.util.evaluateNodeProperty(name, 'env', node, {});
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+}
 
 /**
  * How long requests in flight may run on at close: Node-RED gives up on a node after its

@@ -45,6 +45,35 @@ export interface MailErrorInit {
   attempts?: number;
 }
 
+/** Upstream descriptions are cut to a few hundred characters: enough for Entra's longest sentence. */
+export const DETAIL_MAX = 400;
+/** Error codes (Graph's, Entra's `error`) are short words; anything longer is not one. */
+const CODE_MAX = 100;
+/** Values quoted in a message (an address, a header name) are cut shorter still. */
+export const VALUE_MAX = 200;
+/** How much of an upstream description is looked at: several times what is kept (DETAIL_MAX). */
+const DESCRIPTION_SCAN = 8 * 1024;
+/** C0 and C1 controls, DEL and the Unicode line and paragraph separators. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * Text made safe to quote in a message or a log line: control characters (CR/LF would let a
+ * value forge log lines) become one space, and the text is cut to `max` characters.
+ */
+export function quote(text: string, max = VALUE_MAX): string {
+  // At most `max` characters with the ellipsis, so quoting again (errors are copied) changes nothing.
+  const head = text.length > max ? text.slice(0, max - 1) : text;
+  const line = head.replace(CONTROL, ' ');
+  return text.length > max ? `${line}…` : line;
+}
+
+function quoteParams(params: I18nParams): I18nParams {
+  const out: I18nParams = {};
+  for (const [name, value] of Object.entries(params)) out[name] = typeof value === 'string' ? quote(value, name === 'detail' ? DETAIL_MAX : VALUE_MAX) : value;
+  return out;
+}
+
 export class MailError extends Error {
   readonly category: ErrorCategory;
   readonly code: string;
@@ -64,22 +93,26 @@ export class MailError extends Error {
 
   constructor(init: MailErrorInit) {
     // The English fallback message names the code only; the glue shows the translated text.
-    super(init.detail ? `${init.code}: ${init.detail}` : init.code);
+    // Everything quoted in a text is made one capped line here, once, whatever built the error:
+    // upstream codes and descriptions and input values reach logs, msg.error and the editor.
+    const code = quote(init.code, CODE_MAX);
+    const detail = init.detail === undefined ? undefined : quote(init.detail, DETAIL_MAX);
+    super(detail ? `${code}: ${detail}` : code);
     this.name = 'MailError';
     this.category = init.category;
-    this.code = init.code;
+    this.code = code;
     this.messageKey = init.messageKey;
     this.hintKey = init.hintKey;
     this.noteKey = init.noteKey;
-    this.params = { code: init.code, detail: init.detail ?? '', ...init.params };
+    this.params = quoteParams({ code, detail: detail ?? '', ...init.params });
     this.status = init.status;
-    this.graphCode = init.graphCode;
+    this.graphCode = init.graphCode === undefined ? undefined : quote(init.graphCode, CODE_MAX);
     this.aadsts = init.aadsts;
     this.requestId = init.requestId;
     this.clientRequestId = init.clientRequestId;
     this.retryable = init.retryable ?? false;
     this.retryAfterSeconds = init.retryAfterSeconds;
-    this.detail = init.detail;
+    this.detail = detail;
     this.attempts = init.attempts ?? 1;
   }
 }
@@ -106,16 +139,76 @@ export function validationError(code: string, messageKey: string, params: I18nPa
 
 /**
  * Hides anything that looks like a credential in upstream text before it is stored anywhere:
- * the known secrets, bearer tokens and JWT-shaped strings.
+ * the known secrets, bearer tokens and JWT-shaped strings. Only the first `max` characters are
+ * kept (a secret that starts inside them is hidden whole), so the patterns below never see more
+ * than a few thousand characters, however long the upstream text.
  */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+export function redact(text: string, secrets: readonly string[] = [], max = DETAIL_MAX): string {
+  const cut = text.length > max;
+  const kept = hideSecrets(text, secrets.filter((s) => s.length >= 4), max);
+  const out = hideTokens(kept.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]'), cut);
+  return cut ? `${out}…` : out;
+}
+
+/**
+ * JWT-shaped strings (`eyJ…` with at least 8 characters in each of the first two parts) become
+ * `[redacted-token]`. Word by word and part by part, so the work is linear: the equivalent regex
+ * restarts at every `eyJ` of a long run. With `cut`, a token cut off at the end of the text (no
+ * longer both dots), however short what is left of it, is hidden too.
+ */
+function hideTokens(text: string, cut: boolean): string {
+  return text.replace(/[A-Za-z0-9_.-]+/g, (word, offset: number) => {
+    if (!word.includes('eyJ')) return word;
+    const atEnd = cut && offset + word.length === text.length;
+    const parts = word.split('.');
+    const out: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const start = parts[i].indexOf('eyJ');
+      const firstLong = start !== -1 && parts[i].length - start - 3 >= 8;
+      const whole = firstLong && i + 2 < parts.length && parts[i + 1].length >= 8;
+      // Cut off at the end: even a few characters of a token are hidden.
+      const partial = start !== -1 && atEnd && !whole && i + 2 >= parts.length;
+      if (whole || partial) {
+        out.push(`${parts[i].slice(0, start)}[redacted-token]`);
+        if (partial) break;
+        i += 2;
+        continue;
+      }
+      out.push(parts[i]);
+    }
+    return out.join('.');
+  });
+}
+
+/**
+ * The text's first `limit` characters with every occurrence of a secret replaced, in one pass:
+ * each secret's next position is looked up again only once the scan has passed it.
+ */
+function hideSecrets(text: string, secrets: readonly string[], limit: number): string {
+  if (!secrets.length) return text.slice(0, limit);
+  // A secret starting before the limit is found whole.
+  const window = text.slice(0, limit + Math.max(...secrets.map((s) => s.length)));
+  const next = secrets.map((s) => window.indexOf(s));
+  let out = '';
+  let pos = 0;
+  while (pos < limit) {
+    let at = -1;
+    let length = 0;
+    secrets.forEach((secret, i) => {
+      if (next[i] !== -1 && next[i] < pos) next[i] = window.indexOf(secret, pos);
+      if (next[i] !== -1 && (at === -1 || next[i] < at || (next[i] === at && secret.length > length))) {
+        at = next[i];
+        length = secret.length;
+      }
+    });
+    if (at === -1 || at >= limit) {
+      out += window.slice(pos, limit);
+      break;
+    }
+    out += `${window.slice(pos, at)}[redacted]`;
+    pos = at + length;
   }
-  return out
-    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/gi, 'Bearer [redacted]')
-    .replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[redacted-token]');
+  return out;
 }
 
 /** AADSTS codes that a person can act on, with the category and hint for each. */
@@ -169,23 +262,34 @@ export function entraError(details: EntraErrorDetails, secrets: readonly string[
     requestId: details.requestId,
     retryable,
     retryAfterSeconds: details.retryAfterSeconds,
-    detail: details.description ? redact(entraDescription(details.description), secrets) : undefined,
+    // Secrets are hidden before the description is cut out, so none is split at a boundary.
+    detail: details.description ? entraDescription(redact(details.description, secrets, DESCRIPTION_SCAN)) : undefined,
   });
 }
 
 /** `AADSTS7000215: Invalid client secret ...` → 7000215. */
 export function aadstsFrom(text: string | undefined): number | undefined {
-  const match = /AADSTS(\d+)/.exec(text ?? '');
+  // The code leads Entra's sentence; a capped prefix keeps the search short on hostile text.
+  const match = /AADSTS(\d{1,9})/.exec((text ?? '').slice(0, DESCRIPTION_SCAN));
   return match ? Number(match[1]) : undefined;
 }
 
 /**
  * Entra's own sentence, without what MSAL and Entra wrap around it: MSAL's "Error(s): … - Timestamp:
  * … - Description: …" frame and Entra's trailing Trace ID / Correlation ID / Timestamp (kept elsewhere).
+ * Plain index searches on a capped prefix: a backtracking pattern here was quadratic on
+ * whitespace runs in upstream text.
  */
 export function entraDescription(text: string): string {
-  const described = /Description:\s*([\s\S]*)/.exec(text)?.[1] ?? text;
-  return described.split(/\r?\n|\s+-\s+(?:Correlation ID|Trace ID|Timestamp):|\s*\bTrace ID:/)[0].trim();
+  const head = text.slice(0, DESCRIPTION_SCAN);
+  const labelled = head.indexOf('Description:');
+  let described = labelled === -1 ? head : head.slice(labelled + 'Description:'.length);
+  const ends = ['\n', 'Trace ID:', 'Correlation ID:', ' - Timestamp:'].map((marker) => described.indexOf(marker)).filter((i) => i !== -1);
+  if (ends.length) described = described.slice(0, Math.min(...ends));
+  described = described.trim();
+  // The frame's " - " before a cut-off label.
+  if (described.endsWith(' -')) described = described.slice(0, -2).trimEnd();
+  return described;
 }
 
 /** Graph error codes → category and hint. Branch on code, never on message. */

@@ -6,7 +6,11 @@ import { parseDay } from './expiry';
 import { parseAddress } from './recipients';
 import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
 
-/** A configuration problem: the field and an i18n key under `deploy.` with its parameters. */
+/**
+ * A configuration problem: the field and an i18n key under `deploy.` with its parameters. No
+ * parameter quotes a field's value: Node-RED fills plain properties from `${NAME}` environment
+ * variables, so any value may be a secret, and problems reach the log and the editor.
+ */
 export interface ConfigProblem {
   field: string;
   key: string;
@@ -51,6 +55,29 @@ const TENANT_SEGMENT = /^[A-Za-z0-9._-]+$/;
 const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 export const DEFAULT_QUEUE_SIZE = 1000;
+
+/** The fields that say where a connection's credentials are sent (and how, and trusting whom). */
+export const DESTINATION_FIELDS = ['cloud', 'loginUrl', 'graphUrl', 'tenantId', 'applicationId', 'authMethod', 'proxyUrl', 'caBundle'] as const;
+export type Destination = Record<(typeof DESTINATION_FIELDS)[number], string>;
+
+/** A connection's destination as configured, with the defaults filled in, for comparison. */
+export function destinationOf(config: RawConnectionConfig): Destination {
+  const out = {} as Destination;
+  for (const field of DESTINATION_FIELDS) out[field] = text(config[field]);
+  out.cloud ||= 'global';
+  out.authMethod ||= 'secret';
+  return out;
+}
+
+/** The destination fields in which `b` differs from `a` (none: a stored credential may go there). */
+export function destinationChanges(a: Destination, b: Destination): string[] {
+  return DESTINATION_FIELDS.filter((field) => a[field] !== b[field]);
+}
+
+/** True when the value is a `${NAME}` reference to an environment variable. */
+export function isEnvReference(value: unknown): boolean {
+  return typeof value === 'string' && ENV_REFERENCE.test(value.trim());
+}
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
@@ -110,31 +137,31 @@ export function readConnectionSettings(
   const problems: ConfigProblem[] = [];
   const key = text(config.key);
   if (!key) problems.push({ field: 'key', key: 'required' });
-  else if (!KEY.test(key)) problems.push({ field: 'key', key: 'invalidKey', params: { value: key } });
+  else if (!KEY.test(key)) problems.push({ field: 'key', key: 'invalidKey' });
 
   const tenantId = text(config.tenantId);
   if (!tenantId) problems.push({ field: 'tenantId', key: 'required' });
   // Only what cannot stand in a URL is refused here; Entra itself judges the rest (AADSTS900023,
   // 90002), which says more than we could. The editor flags non-GUID, non-domain values.
-  else if (!TENANT_SEGMENT.test(tenantId)) problems.push({ field: 'tenantId', key: 'invalidTenant', params: { value: tenantId } });
+  else if (!TENANT_SEGMENT.test(tenantId)) problems.push({ field: 'tenantId', key: 'invalidTenant' });
 
   const applicationId = text(config.applicationId);
   if (!applicationId) problems.push({ field: 'applicationId', key: 'required' });
-  else if (!isGuid(applicationId)) problems.push({ field: 'applicationId', key: 'invalidGuid', params: { value: applicationId } });
+  else if (!isGuid(applicationId)) problems.push({ field: 'applicationId', key: 'invalidGuid' });
 
   const senderEmail = text(config.senderEmail);
   if (!senderEmail) problems.push({ field: 'senderEmail', key: 'required' });
-  else if (!isPlainAddress(senderEmail)) problems.push({ field: 'senderEmail', key: 'invalidAddress', params: { value: senderEmail } });
+  else if (!isPlainAddress(senderEmail)) problems.push({ field: 'senderEmail', key: 'invalidAddress' });
 
   const cloudValue = text(config.cloud) || 'global';
   const cloud = isCloudName(cloudValue) ? cloudValue : undefined;
-  if (!cloud) problems.push({ field: 'cloud', key: 'invalidCloud', params: { value: cloudValue } });
+  if (!cloud) problems.push({ field: 'cloud', key: 'invalidCloud' });
   const endpoints = cloud ? endpointsFor(cloud, { loginUrl: text(config.loginUrl), graphUrl: text(config.graphUrl) }) : undefined;
   if (cloud === 'custom' && !endpoints) problems.push({ field: 'loginUrl', key: 'invalidCustomUrls' });
 
   const authValue = text(config.authMethod) || 'secret';
   const authMethod: AuthMethod | undefined = authValue === 'secret' || authValue === 'certificate' ? authValue : undefined;
-  if (!authMethod) problems.push({ field: 'authMethod', key: 'invalidAuthMethod', params: { value: authValue } });
+  if (!authMethod) problems.push({ field: 'authMethod', key: 'invalidAuthMethod' });
 
   let clientSecret: string | undefined;
   let clientCertificate: ClientCertificate | undefined;
@@ -156,10 +183,10 @@ export function readConnectionSettings(
   const caBundle = readCaBundle(config.caBundle, problems);
 
   const queueSize = optionalInteger(config.queueSize, DEFAULT_QUEUE_SIZE);
-  if (queueSize === undefined || queueSize < 1) problems.push({ field: 'queueSize', key: 'invalidNumber', params: { value: text(config.queueSize) } });
+  if (queueSize === undefined || queueSize < 1) problems.push({ field: 'queueSize', key: 'invalidNumber' });
   const maxRecipients = optionalInteger(config.maxRecipients, DEFAULT_MAX_RECIPIENTS);
   if (maxRecipients === undefined || maxRecipients < 1 || maxRecipients > EXCHANGE_MAX_RECIPIENTS) {
-    problems.push({ field: 'maxRecipients', key: 'invalidNumber', params: { value: text(config.maxRecipients) } });
+    problems.push({ field: 'maxRecipients', key: 'invalidNumber' });
   }
   // Exchange guards: off when empty.
   const maxMailsPerMinute = optionalPositive(config.maxMailsPerMinute, 'maxMailsPerMinute', problems);
@@ -169,10 +196,10 @@ export function readConnectionSettings(
     .map((d) => d.trim().replace(/^@/, '').toLowerCase())
     .filter((d) => d.length > 0);
   const badDomain = allowedRecipientDomains.find((d) => !DOMAIN.test(d) && !/^[a-z0-9-]+$/.test(d));
-  if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain', params: { value: badDomain } });
+  if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain' });
 
   const secretExpiresOn = text(config.secretExpiresOn);
-  if (secretExpiresOn && !parseDay(secretExpiresOn)) problems.push({ field: 'secretExpiresOn', key: 'invalidDate', params: { value: secretExpiresOn } });
+  if (secretExpiresOn && !parseDay(secretExpiresOn)) problems.push({ field: 'secretExpiresOn', key: 'invalidDate' });
 
   const credentialReady = authMethod === 'certificate' ? Boolean(clientCertificate) : Boolean(clientSecret);
   if (problems.length || !cloud || !endpoints || !authMethod || !credentialReady || queueSize === undefined || maxRecipients === undefined) {
@@ -216,7 +243,7 @@ function readProxy(raw: unknown, problems: ConfigProblem[]): string | undefined 
   try {
     url = new URL(value);
   } catch {
-    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl', params: { value } });
+    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl' });
     return undefined;
   }
   if (url.password) {
@@ -225,7 +252,7 @@ function readProxy(raw: unknown, problems: ConfigProblem[]): string | undefined 
     return undefined;
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl', params: { value } });
+    problems.push({ field: 'proxyUrl', key: 'invalidProxyUrl' });
     return undefined;
   }
   return `${url.protocol}//${url.username ? `${url.username}@` : ''}${url.host}`;
@@ -271,7 +298,7 @@ function optionalPositive(value: unknown, field: string, problems: ConfigProblem
   if (raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1) {
-    problems.push({ field, key: 'invalidNumber', params: { value: raw } });
+    problems.push({ field, key: 'invalidNumber' });
     return undefined;
   }
   return n;

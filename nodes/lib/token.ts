@@ -11,7 +11,7 @@ import {
   ServerError,
   type AuthenticationResult,
 } from '@azure/msal-node';
-import { MailError, aadstsFrom, amend, entraError, isTlsCode, networkError, redact, withHint } from './errors';
+import { MailError, aadstsFrom, amend, entraError, isTlsCode, networkError, quote, redact, withHint } from './errors';
 import { MsalNetworkClient, retryAfterSeconds, type HttpClient } from './http';
 import { graphScope } from './clouds';
 
@@ -36,6 +36,9 @@ export interface AccessToken {
 }
 
 export type LogSink = (level: 'error' | 'warn' | 'info' | 'debug', message: string) => void;
+
+/** MSAL's log lines are kept to this many characters (they may quote upstream text). */
+const LOG_LINE_MAX = 2000;
 
 /** MSAL renews this long before expiry; so do we. */
 const RENEW_BEFORE_MS = 5 * 60_000;
@@ -91,7 +94,7 @@ export class TokenProvider {
           logLevel: LogLevel.Warning,
           loggerCallback: (level, message, containsPii) => {
             if (containsPii) return;
-            log(level === LogLevel.Error ? 'error' : level === LogLevel.Warning ? 'warn' : 'debug', redact(message, this.secrets));
+            log(level === LogLevel.Error ? 'error' : level === LogLevel.Warning ? 'warn' : 'debug', quote(redact(message, this.secrets, LOG_LINE_MAX), LOG_LINE_MAX));
           },
         },
       },
@@ -221,7 +224,7 @@ export class TokenProvider {
       messageKey: 'tokenFailed',
       hintKey: 'authOther',
       aadsts: aadstsFrom(description),
-      detail: description ? redact(description.split('\n')[0], secrets) : undefined,
+      detail: description ? redact(description, secrets).split('\n')[0] : undefined,
     });
   }
 }

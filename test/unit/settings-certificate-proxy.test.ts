@@ -28,7 +28,7 @@ describe('authMethod', () => {
 
   it('refuses an unknown method', () => {
     expect(readConnectionSettings({ ...valid, authMethod: 'kerberos' }, { clientSecret: 's' }, noEnv).problems).toEqual([
-      { field: 'authMethod', key: 'invalidAuthMethod', params: { value: 'kerberos' } },
+      { field: 'authMethod', key: 'invalidAuthMethod' },
     ]);
   });
 
@@ -86,7 +86,7 @@ describe('proxy and CA bundle', () => {
     ]);
     for (const proxyUrl of ['socks5://proxy:1080', 'proxy:3128 x', 'http://proxy:3128/path', 'http://proxy:3128?x=1']) {
       expect(readConnectionSettings({ ...valid, proxyUrl }, { clientSecret: 's' }, noEnv).problems).toEqual([
-        { field: 'proxyUrl', key: 'invalidProxyUrl', params: { value: proxyUrl } },
+        { field: 'proxyUrl', key: 'invalidProxyUrl' },
       ]);
     }
   });

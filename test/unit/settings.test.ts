@@ -1,4 +1,6 @@
-import { readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DESTINATION_FIELDS, destinationChanges, destinationOf, readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
 import { endpointsFor, graphScope } from '../../nodes/lib/clouds';
 import { noEnv, validConnection } from '../support/connection-config';
 
@@ -92,5 +94,32 @@ describe('task settings', () => {
       retryUnknownOutcome: false,
     });
     expect(readTaskSettings({ saveToSentItems: false, timeout: '5', bodyFormat: 'html' })).toMatchObject({ saveToSentItems: false, timeoutMs: 5000, bodyFormat: 'html' });
+  });
+});
+
+describe('secrets in configuration values (issue 11)', () => {
+  // Node-RED fills plain properties from ${NAME}, so any field may hold an environment secret.
+  const SECRET = 'topsecret-env-value-42';
+  const fields = ['key', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'authMethod', 'proxyUrl', 'queueSize', 'maxRecipients', 'allowedRecipientDomains'];
+
+  it.each(fields)('a problem with %s names the field and quotes no value', (field) => {
+    const { problems } = readConnectionSettings({ ...valid, [field]: `${SECRET}/\r\n x` }, { clientSecret: 's' }, noEnv);
+    expect(problems.map((p) => p.field)).toContain(field);
+    expect(JSON.stringify(problems)).not.toContain(SECRET);
+  });
+
+  it.each(['en-US', 'de', 'ja'])('no deploy message of %s has a value placeholder', (lang) => {
+    const file = path.join(__dirname, '..', '..', 'locales', lang, 'office365-mail-connection.json');
+    const deploy = (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { deploy: Record<string, string> }>)['office365-mail-connection'].deploy;
+    expect(Object.entries(deploy).filter(([, text]) => text.includes('__value__'))).toEqual([]);
+  });
+
+  it('compares destinations field by field, with the defaults filled in', () => {
+    const deployed = destinationOf({ ...valid, cloud: '', authMethod: undefined });
+    expect(destinationOf({ ...valid, cloud: 'global', authMethod: 'secret' })).toEqual(deployed);
+    expect(destinationChanges(deployed, destinationOf({ ...valid, tenantId: ` ${valid.tenantId} ` }))).toEqual([]);
+    for (const field of DESTINATION_FIELDS) {
+      expect(destinationChanges(deployed, destinationOf({ ...valid, [field]: 'other' }))).toEqual([field]);
+    }
   });
 });
