@@ -2,13 +2,11 @@
 import type { InternetMessageHeader, Message } from '@microsoft/microsoft-graph-types';
 import { MailError, validationError } from './errors';
 import { payloadAttachment, prepareAttachments } from './attachments';
-import { domainOf, parseRecipients, recipientBudget, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
+import { EXCHANGE_MAX_RECIPIENTS, domainOf, parseRecipients, recipientBudget, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
 import type { BodyFormat, ComposedMail, Importance, MailInput, PreparedAttachment } from './types';
 
 /** Exchange's default cap on To + Cc + Bcc per message (a tenant's RecipientLimits). */
 export const DEFAULT_MAX_RECIPIENTS = 500;
-/** The most an Exchange admin can allow per message. */
-export const EXCHANGE_MAX_RECIPIENTS = 1000;
 /** Graph's cap on custom internet message headers. */
 export const GRAPH_MAX_HEADERS = 5;
 /** Graph's largest message (upload-session path); tenants often set less (35 MB by default). */

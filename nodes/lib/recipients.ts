@@ -11,12 +11,13 @@ import { validationError, type MailError } from './errors';
  * 255). Longer entries are refused before the RFC 5322 parser, whose time grows faster than the input.
  */
 export const MAX_ADDRESS_ENTRY = 320;
+/** The most recipients (To + Cc + Bcc) an Exchange admin can allow per message (500 by default). */
+export const EXCHANGE_MAX_RECIPIENTS = 1000;
 /**
- * A whole recipient field (the text, or the entries of an array): 1,000 entries (the most
- * recipients Exchange can allow per message) of the longest length. Past it the field is refused
- * before it is split.
+ * A whole recipient field (the text, or the entries of an array): as many entries as Exchange can
+ * ever take, of the longest length. Past it the field is refused before it is split.
  */
-export const MAX_RECIPIENT_ENTRIES = 1000;
+export const MAX_RECIPIENT_ENTRIES = EXCHANGE_MAX_RECIPIENTS;
 export const MAX_RECIPIENT_FIELD = MAX_RECIPIENT_ENTRIES * MAX_ADDRESS_ENTRY;
 
 export interface ParsedAddress {
@@ -129,15 +130,15 @@ function parseWithin(value: unknown, field: string, budget: Budget): ParsedAddre
     // Checked before splitting: the split and the parser then see a bounded text.
     if ((budget.chars -= value.length) < 0) throw fieldTooLong(field);
     const parts = splitAddressList(value);
-    if ((budget.entries -= parts.length) < 0) throw fieldTooLong(field);
+    if ((budget.entries -= parts.length) < 0) throw tooMany(MAX_RECIPIENT_ENTRIES - budget.entries);
     return parts.flatMap((part) => parseAddress(part, field, budget.mail));
   }
   if (Array.isArray(value)) {
-    if (value.length > budget.entries) throw fieldTooLong(field);
+    if (value.length > budget.entries) throw tooMany(MAX_RECIPIENT_ENTRIES - budget.entries + value.length);
     return value.flatMap((item) => parseWithin(item, field, budget));
   }
   if (typeof value === 'object') {
-    if ((budget.entries -= 1) < 0) throw fieldTooLong(field);
+    if ((budget.entries -= 1) < 0) throw tooMany(MAX_RECIPIENT_ENTRIES + 1);
     const { address, name } = value as { address?: unknown; name?: unknown };
     if (typeof address !== 'string' || address.trim() === '') {
       throw validationError('InvalidAddress', 'invalidAddress', { field, value: shorten(safeJson(value)) }, 'invalidAddress');
@@ -146,6 +147,11 @@ function parseWithin(value: unknown, field: string, budget: Budget): ParsedAddre
     return [typeof name === 'string' && name.trim() ? { address: parsed.address, name: name.trim() } : parsed];
   }
   throw validationError('InvalidAddress', 'invalidAddress', { field, value: shorten(String(value)) }, 'invalidAddress');
+}
+
+/** More entries than any Exchange tenant takes in one message: the same refusal as the per-mail cap. */
+function tooMany(count: number): MailError {
+  return validationError('TooManyRecipients', 'tooManyRecipients', { count, max: EXCHANGE_MAX_RECIPIENTS }, 'tooManyRecipients');
 }
 
 function fieldTooLong(field: string): MailError {

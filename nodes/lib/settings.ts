@@ -1,9 +1,9 @@
 /** Reads and checks the nodes' configuration once, at deploy time. */
 import { readCertificates, readClientCertificate, type CertificateProblem, type ClientCertificate } from './certificate';
 import { endpointsFor, isCloudName } from './clouds';
-import { DEFAULT_MAX_RECIPIENTS, EXCHANGE_MAX_RECIPIENTS } from './compose';
+import { DEFAULT_MAX_RECIPIENTS } from './compose';
 import { parseDay } from './expiry';
-import { parseAddress } from './recipients';
+import { EXCHANGE_MAX_RECIPIENTS, parseAddress } from './recipients';
 import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
 
 /**
