@@ -13,7 +13,7 @@ import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { AccessToken, TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage';
 import type { ComposedMail, NodeRef, SendResult } from './types';
-import { deliver } from './upload-session';
+import { deliver } from './delivery';
 
 /** What the sender is waiting for, so the node can say so in its status. */
 export interface WaitInfo {

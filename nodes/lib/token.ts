@@ -171,11 +171,11 @@ export class TokenProvider {
   }
 
   private classify(err: unknown): MailError {
-    return this.explain(this.classifyRaw(err));
+    return this.withSetupHint(this.classifyRaw(err));
   }
 
   /** Sharper hints where this connection's setup (certificate, proxy, CA) is the likely cause. */
-  private explain(error: MailError): MailError {
+  private withSetupHint(error: MailError): MailError {
     if (this.certificate && error.aadsts === 700027 && /key was not found/i.test(error.detail ?? '')) {
       return withHint(error, 'auth', 'certificateNotRegistered');
     }

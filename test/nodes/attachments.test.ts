@@ -6,7 +6,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/upload-session';
+import { UPLOAD_CHUNK_BYTES } from '../../nodes/lib/delivery';
 import { english } from '../support/english';
 import { expectNoLeaks } from '../support/leaks';
 import { loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg } from '../support/node-red';

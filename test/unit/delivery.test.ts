@@ -1,7 +1,7 @@
 import { base64Length, fileAttachmentJsonBytes, toFileAttachment } from '../../nodes/lib/attachments';
 import { composeMail, type ComposeRules } from '../../nodes/lib/compose';
 import { GRAPH_MAX_REQUEST_BYTES } from '../../nodes/lib/graph';
-import { choosePath, sendMailRequestBytes } from '../../nodes/lib/upload-session';
+import { choosePath, sendMailRequestBytes } from '../../nodes/lib/delivery';
 
 const rules: ComposeRules = { bodyFormat: 'auto', importance: 'normal', allowedRecipientDomains: [], maxRecipients: 500 };
 

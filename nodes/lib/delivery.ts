@@ -6,7 +6,6 @@
  *   fit, the other small ones added one by one, each large file through an upload session as raw
  *   slices of 3.75 MiB (views on the caller's Buffer: the file is neither copied nor encoded),
  *   then `POST .../send`. Any failure before the send deletes the draft: nothing half-built stays.
- * Each Graph step is its own GraphClient call, so a caller can put a retry policy around it.
  */
 import type { Message } from '@microsoft/microsoft-graph-types';
 import { MailError, amend, withHint } from './errors';
@@ -42,39 +41,9 @@ export interface DeliveryResult extends GraphCallResult {
 /** A fresh (possibly cached) token: a long upload may outlive the one the delivery started with. */
 export type TokenSource = () => Promise<AccessToken>;
 
-export type DeliveryStepName = 'sendMail' | 'createDraft' | 'addAttachment' | 'createUploadSession' | 'putChunk' | 'sendDraft' | 'deleteDraft';
-
-/**
- * What a step is, so a caller can decide about retrying it: `sends` steps can deliver the mail
- * (a retry after a lost answer can send it twice); `idempotent` steps leave the same state when
- * repeated (a repeated addAttachment would attach the file twice).
- */
-export interface DeliveryStep {
-  name: DeliveryStepName;
-  sends: boolean;
-  idempotent: boolean;
-}
-
-/** Runs one Graph call of the delivery; the place for a retry policy. The default just runs it. */
-export type StepRunner = <T>(step: DeliveryStep, call: () => Promise<T>) => Promise<T>;
-
 export interface DeliveryOptions {
   renew?: TokenSource;
-  runStep?: StepRunner;
 }
-
-const STEPS: Readonly<Record<DeliveryStepName, DeliveryStep>> = {
-  sendMail: { name: 'sendMail', sends: true, idempotent: false },
-  createDraft: { name: 'createDraft', sends: false, idempotent: false },
-  addAttachment: { name: 'addAttachment', sends: false, idempotent: false },
-  createUploadSession: { name: 'createUploadSession', sends: false, idempotent: false },
-  // The same range again is refused or ignored by the upload URL: the file cannot end up twice.
-  putChunk: { name: 'putChunk', sends: false, idempotent: true },
-  sendDraft: { name: 'sendDraft', sends: true, idempotent: false },
-  deleteDraft: { name: 'deleteDraft', sends: false, idempotent: true },
-};
-
-const runDirectly: StepRunner = (_step, call) => call();
 
 /** Bytes of the sendMail request body for this mail, computed without base64-encoding anything. */
 export function sendMailRequestBytes(mail: ComposedMail, saveToSentItems: boolean): number {
@@ -96,21 +65,20 @@ export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPa
 /**
  * Sends one mail by the path its size calls for; resolves with the ids of the request that sent it.
  * `token` is used for the first call; `options.renew`, when given, is asked again before later
- * steps; `options.runStep` runs each Graph call (by default, once).
+ * steps.
  */
 export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, options: DeliveryOptions = {}): Promise<DeliveryResult> {
   const { mail } = job;
-  const runStep = options.runStep ?? runDirectly;
   if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
-    const ids = await runStep(STEPS.sendMail, () => graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort));
+    const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort);
     return { ...ids, path: 'sendMail' };
   }
   if (!graph.uploadSessions) {
     // Refused here, before a draft exists: that cloud's Graph has no upload sessions.
     throw new MailError({ category: 'size', code: 'UploadSessionUnavailable', messageKey: 'largeMailUnavailable', hintKey: 'uploadSessionNotInCloud', params: { size: sendMailRequestBytes(mail, job.saveToSentItems) } });
   }
-  return new UploadDelivery(graph, sender, job, token, options.renew, runStep).run();
+  return new UploadDelivery(graph, sender, job, token, options.renew).run();
 }
 
 class UploadDelivery {
@@ -123,7 +91,6 @@ class UploadDelivery {
     private readonly job: DeliveryJob,
     token: AccessToken,
     private readonly renew: TokenSource | undefined,
-    private readonly runStep: StepRunner,
   ) {
     this.current = token;
   }
@@ -137,9 +104,9 @@ class UploadDelivery {
     const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
     let draftId: string;
     try {
-      draftId = (await this.runStep(STEPS.createDraft, () => this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.abort))).id;
+      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.abort)).id;
     } catch (err) {
-      throw this.explain(err);
+      throw this.draftFailure(err);
     }
     this.draftId = draftId;
     let step = '';
@@ -147,7 +114,7 @@ class UploadDelivery {
       for (const a of separate) {
         step = `addAttachment ${a.name}`;
         const token = await this.token();
-        await this.runStep(STEPS.addAttachment, () => this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs, this.job.abort));
+        await this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs, this.job.abort);
       }
       for (const a of large) {
         step = `upload ${a.name}`;
@@ -155,17 +122,17 @@ class UploadDelivery {
       }
     } catch (err) {
       await this.discard();
-      throw this.explain(err, step);
+      throw this.draftFailure(err, step);
     }
     let sent: GraphCallResult;
     try {
       const token = await this.token();
-      sent = await this.runStep(STEPS.sendDraft, () => this.graph.sendDraft(this.sender, draftId, token, timeoutMs, this.job.abort));
+      sent = await this.graph.sendDraft(this.sender, draftId, token, timeoutMs, this.job.abort);
     } catch (err) {
       // If the send may have happened, the draft may now be the Sent Items copy: leave it alone.
       if (err instanceof MailError && err.category === 'unknown-outcome') throw err;
       await this.discard();
-      throw this.explain(err, 'send');
+      throw this.draftFailure(err, 'send');
     }
     return { ...sent, path: 'uploadSession' };
   }
@@ -176,12 +143,11 @@ class UploadDelivery {
     const total = a.bytes.length;
     const token = await this.token();
     const item = { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId };
-    const session = await this.runStep(STEPS.createUploadSession, () => this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs, this.job.abort));
+    const session = await this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs, this.job.abort);
     let start = 0;
     while (start < total) {
       const chunk = a.bytes.subarray(start, Math.min(start + UPLOAD_CHUNK_BYTES, total));
-      const from = start;
-      const result = await this.runStep(STEPS.putChunk, () => this.graph.putChunk(session.uploadUrl, chunk, from, total, timeoutMs, this.job.abort));
+      const result = await this.graph.putChunk(session.uploadUrl, chunk, start, total, timeoutMs, this.job.abort);
       if (result.complete) return;
       // Graph says where it wants to continue; without that, the next slice follows this one.
       const next = result.nextStart ?? start + chunk.length;
@@ -203,7 +169,7 @@ class UploadDelivery {
     this.draftId = undefined;
     try {
       const token = await this.token();
-      await this.runStep(STEPS.deleteDraft, () => this.graph.deleteDraft(this.sender, id, token, this.job.timeoutMs));
+      await this.graph.deleteDraft(this.sender, id, token, this.job.timeoutMs);
     } catch {
       // An unsent draft may stay behind; the send itself failed either way.
     }
@@ -213,7 +179,7 @@ class UploadDelivery {
    * Refusals of the draft steps for lack of Mail.ReadWrite say so; a failure after the draft was
    * made says which step failed and that the draft was deleted (nothing was sent).
    */
-  private explain(err: unknown, step?: string): unknown {
+  private draftFailure(err: unknown, step?: string): unknown {
     if (!(err instanceof MailError)) return err;
     const out = step === undefined ? err : amend(err, { messageKey: 'largeMailFailed', params: { step } });
     // With roles known to include Mail.ReadWrite, a 403 has another cause (RBAC scope).
