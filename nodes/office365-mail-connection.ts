@@ -9,20 +9,11 @@ import { ConnectionRuntime, testConnection } from './lib/connection';
 import { credentialExpiry, watchExpiry } from './lib/expiry';
 import type { MailError } from './lib/errors';
 import { Registry } from './lib/registry';
-import { destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, envLookup, errorText, problemText, type ConnectionCredentials, type ConnectionNode } from './shared';
+import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
+import { closeGraceMs, envLookup, errorText, problemText, type ConnectionNode } from './shared';
 import { USAGE_TOPIC, UsageFeed } from './usage-feed';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
-
-/** Every credential of the connection; all are `password` type, so the editor only learns has_<name>. */
-interface AllCredentials extends ConnectionCredentials {
-  certificate?: string;
-  certificatePrivateKey?: string;
-  certificatePassphrase?: string;
-  proxyPassword?: string;
-}
-const CREDENTIAL_NAMES = ['clientSecret', 'certificate', 'certificatePrivateKey', 'certificatePassphrase', 'proxyPassword'] as const;
 
 /** Plain properties the Test connection endpoint reads from the editor's unsaved values. */
 const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn'] as const;
@@ -77,7 +68,7 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<ConnectionNode, ConnectionDef, unknown, AllCredentials>('office365-mail-connection', ConnectionNodeConstructor, {
+  RED.nodes.registerType<ConnectionNode, ConnectionDef, unknown, ConnectionCredentials>('office365-mail-connection', ConnectionNodeConstructor, {
     // Every credential is a secret: none is ever sent to the editor.
     credentials: Object.fromEntries(CREDENTIAL_NAMES.map((name) => [name, { type: 'password' as const }])),
   });
@@ -137,9 +128,9 @@ export = function register(RED: NodeAPI): void {
 
       // The editor never holds stored credentials: one it sends empty or unchanged is taken from
       // the deployed node, as Node-RED does on deploy, but only toward that node's own endpoints.
-      const stored = deployed ? (RED.nodes.getCredentials(deployed.id) as AllCredentials | undefined) : undefined;
+      const stored = deployed ? (RED.nodes.getCredentials(deployed.id) as ConnectionCredentials | undefined) : undefined;
       const used = credentialsUsed(raw);
-      const credentials: AllCredentials = {};
+      const credentials: ConnectionCredentials = {};
       const fromStore: string[] = [];
       const envTyped: string[] = [];
       for (const name of CREDENTIAL_NAMES) {
@@ -189,9 +180,9 @@ export = function register(RED: NodeAPI): void {
 };
 
 /** The credentials a connection with these fields signs in (and reaches its proxy) with. */
-function credentialsUsed(raw: RawConnectionConfig): Array<(typeof CREDENTIAL_NAMES)[number]> {
+function credentialsUsed(raw: RawConnectionConfig): CredentialName[] {
   const method = typeof raw.authMethod === 'string' && raw.authMethod.trim() === 'certificate' ? 'certificate' : 'secret';
-  const names: Array<(typeof CREDENTIAL_NAMES)[number]> = method === 'certificate' ? ['certificate', 'certificatePrivateKey', 'certificatePassphrase'] : ['clientSecret'];
+  const names: CredentialName[] = method === 'certificate' ? ['certificate', 'certificatePrivateKey', 'certificatePassphrase'] : ['clientSecret'];
   if (typeof raw.proxyUrl === 'string' && raw.proxyUrl.trim()) names.push('proxyPassword');
   return names;
 }

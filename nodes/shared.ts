@@ -2,17 +2,13 @@
 import type { Node, NodeAPI } from 'node-red';
 import type { ConnectionRuntime } from './lib/connection';
 import type { MailError } from './lib/errors';
-import type { ConfigProblem, Destination, EnvLookup } from './lib/settings';
+import type { ConfigProblem, ConnectionCredentials, Destination, EnvLookup } from './lib/settings';
 import type { NodeRef } from './lib/types';
 
 export const PACKAGE = 'node-red-contrib-office365-mail';
 /** Errors, hints and category texts live in the email task's catalogue; full keys work from any node. */
 const EMAIL_TASK_NS = `${PACKAGE}/email-task:email-task`;
 const CONNECTION_NS = `${PACKAGE}/office365-mail-connection:office365-mail-connection`;
-
-export interface ConnectionCredentials {
-  clientSecret?: string;
-}
 
 export interface ConnectionNode extends Node<ConnectionCredentials> {
   /** Absent when the configuration is invalid; `problems` says why. */

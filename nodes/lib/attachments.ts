@@ -96,38 +96,27 @@ function sniffExtension(bytes: Buffer): string {
 
 /** The Graph fileAttachment with its bytes in base64: only for attachments that travel in JSON. */
 export function toFileAttachment(a: PreparedAttachment): FileAttachment {
+  return fileAttachment(a, a.bytes.toString('base64'));
+}
+
+/** Bytes of JSON.stringify(toFileAttachment(a)), computed without encoding the file. */
+export function fileAttachmentJsonBytes(a: PreparedAttachment): number {
+  // base64 needs no JSON escaping: the empty string's place takes exactly the encoded length.
+  return Buffer.byteLength(JSON.stringify(fileAttachment(a, ''))) + base64Length(a.bytes.length);
+}
+
+function fileAttachment(a: PreparedAttachment, contentBytes: string): FileAttachment {
   const out: FileAttachment & { '@odata.type': string } = {
     '@odata.type': '#microsoft.graph.fileAttachment',
     name: a.name,
     contentType: a.contentType,
-    contentBytes: a.bytes.toString('base64'),
+    contentBytes,
   };
   if (a.contentId) {
     out.contentId = a.contentId;
     out.isInline = true;
   }
   return out;
-}
-
-/** Bytes of JSON.stringify(toFileAttachment(a)), computed without encoding the file. */
-export function fileAttachmentJsonBytes(a: PreparedAttachment): number {
-  const shell = toFileAttachmentShell(a);
-  // base64 needs no JSON escaping: the empty string's place takes exactly the encoded length.
-  return Buffer.byteLength(JSON.stringify(shell)) + base64Length(a.bytes.length);
-}
-
-function toFileAttachmentShell(a: PreparedAttachment): Record<string, unknown> {
-  const shell: Record<string, unknown> = {
-    '@odata.type': '#microsoft.graph.fileAttachment',
-    name: a.name,
-    contentType: a.contentType,
-    contentBytes: '',
-  };
-  if (a.contentId) {
-    shell.contentId = a.contentId;
-    shell.isInline = true;
-  }
-  return shell;
 }
 
 export function base64Length(bytes: number): number {

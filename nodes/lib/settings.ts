@@ -39,14 +39,17 @@ export interface RawConnectionConfig {
   secretExpiresOn?: unknown;
 }
 
+/**
+ * Every credential of a connection: Node-RED stores them apart from the flow, and all are
+ * `password` type, so the editor only ever learns `has_<name>`.
+ */
+export const CREDENTIAL_NAMES = ['clientSecret', 'certificate', 'certificatePrivateKey', 'certificatePassphrase', 'proxyPassword'] as const;
+export type CredentialName = (typeof CREDENTIAL_NAMES)[number];
+
 /** The connection's credentials as Node-RED stores them (each may be a `${NAME}` reference). */
-export interface RawConnectionCredentials {
-  clientSecret?: unknown;
-  certificate?: unknown;
-  certificatePrivateKey?: unknown;
-  certificatePassphrase?: unknown;
-  proxyPassword?: unknown;
-}
+export type RawConnectionCredentials = Partial<Record<CredentialName, unknown>>;
+/** The same as the connection node holds them (`this.credentials`). */
+export type ConnectionCredentials = Partial<Record<CredentialName, string>>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
@@ -270,8 +273,15 @@ function readCaBundle(raw: unknown, problems: ConfigProblem[]): string[] | undef
   return certificates.map((c) => c.pem);
 }
 
+/** The secrets a connection signs in with, once read: what the token provider and Graph client redact. */
+export interface SignInSecrets {
+  clientSecret?: string;
+  clientCertificate?: { privateKey: string };
+  proxyPassword?: string;
+}
+
 /** Every secret a connection holds, for redaction and for tests' leak scans. */
-export function connectionSecrets(settings: Pick<ConnectionSettings, 'clientSecret' | 'clientCertificate' | 'proxyPassword'>): string[] {
+export function connectionSecrets(settings: SignInSecrets): string[] {
   return [settings.clientSecret, settings.clientCertificate?.privateKey, settings.proxyPassword].filter((s): s is string => Boolean(s));
 }
 

@@ -14,6 +14,7 @@ import {
 import { MailError, aadstsFrom, amend, entraError, isTlsCode, networkError, quote, redact, withHint } from './errors';
 import { MsalNetworkClient, retryAfterSeconds, type HttpClient } from './http';
 import { graphScope } from './clouds';
+import { connectionSecrets } from './settings';
 
 export interface TokenSettings {
   tenantId: string;
@@ -67,7 +68,7 @@ export class TokenProvider {
     this.scope = graphScope(settings.graphUrl);
     const certificate = settings.clientCertificate;
     this.certificate = Boolean(certificate);
-    this.secrets = [settings.clientSecret, certificate?.privateKey, settings.proxyPassword].filter((s): s is string => Boolean(s));
+    this.secrets = connectionSecrets(settings);
     const authority = `${settings.loginUrl}/${settings.tenantId}`;
     this.proxy = http.proxyFor?.(`${authority}/oauth2/v2.0/token`);
     this.app = new ConfidentialClientApplication({
