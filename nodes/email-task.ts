@@ -1,39 +1,19 @@
 /**
- * Worker node `email-task`: per message it evaluates its typedInputs, composes the mail and hands
- * it to its connection's Mailer; it reports by output 1 (sent) or output 2 (failed), status and done().
+ * Worker node `email-task`: per message it evaluates its typedInputs and hands them to lib's one
+ * entry point (sendMessage); it reports by output 1 (sent) or output 2 (failed), status and done().
  */
 import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { composeMail, looksLikeHtml, type ComposeRules } from './lib/compose';
-import { MailError, amend, internalError, validationError } from './lib/errors';
-import { readTaskSettings, type RawTaskConfig } from './lib/settings';
+import { MailError, internalError, validationError } from './lib/errors';
+import { isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
-import type { SendJob, WaitInfo } from './lib/mailer';
+import type { WaitInfo } from './lib/mailer';
 import { credentialExpiry } from './lib/expiry';
-import type { ComposedMail, MailInput, NodeRef, SendResult } from './lib/types';
-import { categoryText, closeGraceMs, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
+import { msgFields, sendMessage, type MessageTask } from './lib/send-message';
+import type { MailInput, SendResult, TaskSettings, TypedField } from './lib/types';
+import { categoryText, closeGraceMs, envLookup, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
 
-/** typedInput properties of the Message tab. */
-const TYPED_PROPS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
-type TypedProp = (typeof TYPED_PROPS)[number];
-/** The Message tab's documented defaults (docs/configuration.md), for flows (hand-written or older) that leave a property out. */
-const DEFAULT_MSG_PROPERTY: Readonly<Record<TypedProp, string>> = {
-  to: 'to',
-  cc: 'cc',
-  bcc: 'bcc',
-  replyTo: 'replyTo',
-  subject: 'topic',
-  body: 'payload',
-  attachments: 'attachments',
-};
-/** Only these are Mustache templates when typed `str`; attachments are not text. */
-const TEMPLATED = new Set<TypedProp>(['to', 'cc', 'bcc', 'replyTo', 'subject', 'body']);
-
-type EmailTaskDef = NodeDef &
-  RawTaskConfig & {
-    authType?: string;
-    connection?: string;
-  } & { [K in TypedProp]?: string } & { [K in `${TypedProp}Type`]?: string };
+type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string };
 
 type Evaluator = (msg: NodeMessage) => Promise<unknown>;
 
@@ -43,36 +23,13 @@ export = function register(RED: NodeAPI): void {
     // Node-RED calls the constructor with the node as `this`; the handlers below close over it.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
-    const ref: NodeRef = { id: node.id, type: node.type, name: node.name ?? '' };
-    const task = readTaskSettings(config);
+    const settings = readTaskSettings(config);
     const connection = config.authType === undefined || config.authType === 'connection'
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
-    // A fixed body (a `str` template) with `auto` is HTML or text by the template alone, decided
-    // here once: message data rendered into a plain template must not turn the mail into HTML.
-    const bodyTemplate = config.bodyType === 'str' && typeof config.body === 'string' ? config.body : undefined;
-    const bodyFormat = task.bodyFormat === 'auto' && bodyTemplate !== undefined ? (looksLikeHtml(bodyTemplate) ? 'html' : 'text') : task.bodyFormat;
-    const rules: ComposeRules | undefined = runtime && {
-      bodyFormat,
-      importance: task.importance,
-      allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
-      maxRecipients: runtime.settings.maxRecipients,
-    };
 
-    // Values set in the node (`str`, which Node-RED fills from `${NAME}`) or read from the
-    // environment may be secrets: an error about them names the field, never quotes the value.
-    const unquotable = new Set<string>(TYPED_PROPS.filter((prop) => config[prop] !== undefined && ['str', 'env'].includes(config[`${prop}Type`] ?? '')));
-
-    const lookup: ContextLookup = (scope, key) =>
-      scope === 'env' ? RED.util.evaluateNodeProperty(key, 'env', node, {}) : node.context()[scope].get(key);
-
-    // Parsed once here; per message only evaluated.
-    const evaluators = new Map<TypedProp, Evaluator>();
-    for (const prop of TYPED_PROPS) {
-      const value = config[prop];
-      evaluators.set(prop, value === undefined ? evaluatorFor(prop, DEFAULT_MSG_PROPERTY[prop], 'msg') : evaluatorFor(prop, value, config[`${prop}Type`] || 'msg'));
-    }
+    const readInput = inputReader(RED, node, settings);
 
     let sentCount = 0;
     let sending = 0;
@@ -86,14 +43,11 @@ export = function register(RED: NodeAPI): void {
     const aborting = new AbortController();
     // Every queued or in-flight mail listens on these: a thousand listeners is the design, not a leak.
     setMaxListeners(0, stopping.signal, aborting.signal);
-    // Everything of a send job but the mail is the node's own: built once, not per message.
-    const jobSettings: Omit<SendJob, 'mail'> = {
-      saveToSentItems: task.saveToSentItems,
-      timeoutMs: task.timeoutMs,
-      node: ref,
-      retry: { maxAttempts: task.maxAttempts, maxWaitMs: task.maxWaitMs, retryUnknownOutcome: task.retryUnknownOutcome },
-      signal: stopping.signal,
-      abort: aborting.signal,
+    const task: MessageTask = {
+      settings,
+      node: { id: node.id, type: node.type, name: node.name ?? '' },
+      stopping: stopping.signal,
+      aborting: aborting.signal,
       onWait: (wait) => {
         waiting++;
         lastWait = wait;
@@ -112,51 +66,6 @@ export = function register(RED: NodeAPI): void {
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
-    }
-
-    function evaluatorFor(prop: TypedProp, value: string, type: string): Evaluator {
-      // An emptied msg field means the property is not used.
-      if (type === 'msg') return value === '' ? async () => undefined : async (msg) => RED.util.getMessageProperty(msg, value);
-      if (type === 'str') {
-        if (!TEMPLATED.has(prop)) return async () => value;
-        // A body template is HTML-escaped only when the mail will be HTML.
-        const escapeHtml = prop === 'body' && bodyFormat === 'html';
-        return async (msg) => renderTemplate(value, msg, lookup, escapeHtml);
-      }
-      if (type === 'jsonata') {
-        const expression = RED.util.prepareJSONataExpression(value, node);
-        return (msg) =>
-          new Promise((resolve, reject) =>
-            RED.util.evaluateJSONataExpression(expression, msg, (err, result) => (err ? reject(err) : resolve(result))),
-          );
-      }
-      return (msg) =>
-        new Promise((resolve, reject) =>
-          RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(err) : resolve(result))),
-        );
-    }
-
-    async function readInput(msg: NodeMessage & Record<string, unknown>): Promise<MailInput> {
-      const input: MailInput = {
-        filename: msg.filename,
-        importance: msg.importance,
-        priority: msg.priority,
-        headers: msg.headers,
-        requestReadReceipt: msg.requestReadReceipt,
-        requestDeliveryReceipt: msg.requestDeliveryReceipt,
-        categories: msg.categories,
-        title: msg.title,
-        description: msg.description,
-      };
-      for (const [prop, evaluate] of evaluators) {
-        try {
-          input[prop] = await evaluate(msg);
-        } catch {
-          // The evaluation error text may quote the expression; the field name is what helps.
-          throw validationError('PropertyEvaluation', 'propertyEvaluation', { field: prop }, 'fixInput');
-        }
-      }
-      return input;
     }
 
     // "sending (n)" texts by n, translated once: a burst repeats the same few, and i18next's
@@ -180,14 +89,9 @@ export = function register(RED: NodeAPI): void {
       } else {
         // Idle: a secret (or certificate) about to expire is what the user must hear about.
         const expiry = runtime ? credentialExpiry(runtime.settings) : undefined;
-        if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(expiry.days) });
+        if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(RED, expiry.days) });
         else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
       }
-    }
-
-    function expiryStatus(days: number): string {
-      if (days <= 0) return statusText(RED._, 'secretExpired');
-      return days === 1 ? statusText(RED._, 'secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
     }
 
     async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {
@@ -195,7 +99,7 @@ export = function register(RED: NodeAPI): void {
       showStatus();
       let outcome: { sent: SendResult } | { failed: MailError };
       try {
-        outcome = { sent: await sendOne(msg) };
+        outcome = { sent: await sendMessage(runtime, () => readInput(msg), task) };
       } catch (err) {
         outcome = { failed: err instanceof MailError ? err : internalError() };
       }
@@ -208,34 +112,11 @@ export = function register(RED: NodeAPI): void {
         done();
         return;
       }
-      const msgError = toMsgError(RED._, outcome.failed, ref);
+      const msgError = toMsgError(RED._, outcome.failed, task.node);
       msg.error = msgError;
       node.status({ fill: 'red', shape: 'ring', text: categoryText(RED._, outcome.failed.category) });
       send([null, msg]);
       done(new Error(`${msgError.message} ${msgError.hint}`));
-    }
-
-    async function sendOne(msg: NodeMessage & Record<string, unknown>): Promise<SendResult> {
-      if (!runtime || !rules) {
-        throw new MailError({ category: 'validation', code: 'InvalidConnection', messageKey: 'connectionInvalid', hintKey: 'connectionInvalid' });
-      }
-      let mail: ComposedMail;
-      try {
-        mail = composeMail(await readInput(msg), rules);
-      } catch (err) {
-        const refused = err instanceof MailError ? unquoted(err) : err;
-        // Refused before the mailer saw it: still counted in the connection's usage data.
-        if (refused instanceof MailError) runtime.mailer.recordRejected(ref, refused);
-        throw refused;
-      }
-      return runtime.mailer.send({ ...jobSettings, mail });
-    }
-
-    /** The refusal without the value it quotes, when that value came from the node or the environment. */
-    function unquoted(error: MailError): MailError {
-      const field = error.params.field;
-      if (typeof field !== 'string' || !unquotable.has(field) || !('value' in error.params)) return error;
-      return amend(error, { messageKey: 'configuredValueInvalid', params: { value: '' } });
     }
 
     node.on('input', (msg, send, done) => {
@@ -260,3 +141,53 @@ export = function register(RED: NodeAPI): void {
 
   RED.nodes.registerType('email-task', EmailTaskConstructor);
 };
+
+/**
+ * The node's typedInputs, parsed once, as one function that evaluates them for a message (plus the
+ * msg fields read as they are).
+ */
+function inputReader(RED: NodeAPI, node: Node, settings: TaskSettings): (msg: NodeMessage) => Promise<MailInput> {
+  const env = envLookup(RED, node);
+  const lookup: ContextLookup = (scope, key) => (scope === 'env' ? env(key) : node.context()[scope].get(key));
+
+  function evaluatorFor(field: TypedField, value: string, type: string): Evaluator {
+    // An emptied msg field means the property is not used.
+    if (type === 'msg') return value === '' ? async () => undefined : async (msg) => RED.util.getMessageProperty(msg, value);
+    if (type === 'str') {
+      if (!isTemplated(field)) return async () => value;
+      // A body template is HTML-escaped only when the mail will be HTML.
+      const escapeHtml = field === 'body' && settings.bodyFormat === 'html';
+      return async (msg) => renderTemplate(value, msg, lookup, escapeHtml);
+    }
+    if (type === 'jsonata') {
+      const expression = RED.util.prepareJSONataExpression(value, node);
+      return (msg) =>
+        new Promise((resolve, reject) =>
+          RED.util.evaluateJSONataExpression(expression, msg, (err, result) => (err ? reject(err) : resolve(result))),
+        );
+    }
+    return (msg) =>
+      new Promise((resolve, reject) =>
+        RED.util.evaluateNodeProperty(value, type, node, msg, (err, result) => (err ? reject(err) : resolve(result))),
+      );
+  }
+
+  const evaluators = settings.inputs.map(({ field, value, type }) => [field, evaluatorFor(field, value, type)] as const);
+  return async (msg) => {
+    const input = msgFields(msg);
+    for (const [field, evaluate] of evaluators) {
+      try {
+        input[field] = await evaluate(msg);
+      } catch {
+        // The evaluation error text may quote the expression; the field name is what helps.
+        throw validationError('PropertyEvaluation', 'propertyEvaluation', { field }, 'fixInput');
+      }
+    }
+    return input;
+  };
+}
+
+function expiryStatus(RED: NodeAPI, days: number): string {
+  if (days <= 0) return statusText(RED._, 'secretExpired');
+  return days === 1 ? statusText(RED._, 'secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
+}

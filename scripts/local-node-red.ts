@@ -12,30 +12,8 @@ export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 export const EXAMPLE_FILE = path.join(__dirname, '..', 'examples', 'send-from-http-endpoint.json');
 
-/**
- * An email task's properties as the editor saves its defaults (docs/configuration.md: To `msg.to`,
- * Subject `msg.topic`, Body `msg.payload` ...), for flows written in code (tests, benches).
- */
-export const EMAIL_TASK_DEFAULTS: Readonly<Record<string, unknown>> = {
-  authType: 'connection',
-  to: 'to',
-  toType: 'msg',
-  cc: 'cc',
-  ccType: 'msg',
-  bcc: 'bcc',
-  bccType: 'msg',
-  replyTo: 'replyTo',
-  replyToType: 'msg',
-  subject: 'topic',
-  subjectType: 'msg',
-  body: 'payload',
-  bodyType: 'msg',
-  attachments: 'attachments',
-  attachmentsType: 'msg',
-  bodyFormat: 'auto',
-  importance: 'normal',
-  saveToSentItems: true,
-};
+/** An email task's properties as the editor saves its defaults, for flows written in code (tests, benches). */
+export { EMAIL_TASK_DEFAULTS } from '../nodes/lib/settings';
 
 /** A connection's properties (and credentials, as the admin API takes them) for the sandbox at `sandboxUrl`. */
 export function sandboxConnectionFields(sandboxUrl: string, clientSecret: string = SANDBOX.clientSecret): Record<string, unknown> {

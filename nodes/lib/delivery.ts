@@ -31,7 +31,7 @@ export interface DeliveryJob {
   saveToSentItems: boolean;
   timeoutMs: number;
   /** Aborts requests in flight (a shutdown's grace period ending); the draft is still deleted. */
-  abort?: AbortSignal;
+  aborting?: AbortSignal;
 }
 
 export interface DeliveryResult extends GraphCallResult {
@@ -71,7 +71,7 @@ export async function deliver(graph: GraphClient, sender: string, job: DeliveryJ
   const { mail } = job;
   if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
-    const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.abort);
+    const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.aborting);
     return { ...ids, path: 'sendMail' };
   }
   if (!graph.uploadSessions) {
@@ -104,7 +104,7 @@ class UploadDelivery {
     const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
     let draftId: string;
     try {
-      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.abort)).id;
+      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.aborting)).id;
     } catch (err) {
       throw this.draftFailure(err);
     }
@@ -114,7 +114,7 @@ class UploadDelivery {
       for (const a of separate) {
         step = `addAttachment ${a.name}`;
         const token = await this.token();
-        await this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs, this.job.abort);
+        await this.graph.addAttachment(this.sender, draftId, toFileAttachment(a), token, timeoutMs, this.job.aborting);
       }
       for (const a of large) {
         step = `upload ${a.name}`;
@@ -127,7 +127,7 @@ class UploadDelivery {
     let sent: GraphCallResult;
     try {
       const token = await this.token();
-      sent = await this.graph.sendDraft(this.sender, draftId, token, timeoutMs, this.job.abort);
+      sent = await this.graph.sendDraft(this.sender, draftId, token, timeoutMs, this.job.aborting);
     } catch (err) {
       // If the send may have happened, the draft may now be the Sent Items copy: leave it alone.
       if (err instanceof MailError && err.category === 'unknown-outcome') throw err;
@@ -143,11 +143,11 @@ class UploadDelivery {
     const total = a.bytes.length;
     const token = await this.token();
     const item = { name: a.name, size: total, contentType: a.contentType, isInline: a.contentId !== undefined, contentId: a.contentId };
-    const session = await this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs, this.job.abort);
+    const session = await this.graph.createUploadSession(this.sender, draftId, item, token, timeoutMs, this.job.aborting);
     let start = 0;
     while (start < total) {
       const chunk = a.bytes.subarray(start, Math.min(start + UPLOAD_CHUNK_BYTES, total));
-      const result = await this.graph.putChunk(session.uploadUrl, chunk, start, total, timeoutMs, this.job.abort);
+      const result = await this.graph.putChunk(session.uploadUrl, chunk, start, total, timeoutMs, this.job.aborting);
       if (result.complete) return;
       // Graph says where it wants to continue; without that, the next slice follows this one.
       const next = result.nextStart ?? start + chunk.length;

@@ -29,9 +29,9 @@ export interface SendJob {
   node: NodeRef;
   retry: RetryPolicy;
   /** Stops the mail while it is queued or waiting to retry (it fails as `cancelled`). */
-  signal?: AbortSignal;
+  stopping?: AbortSignal;
   /** Aborts a request in flight (end of the close grace period); its outcome is then unknown. */
-  abort?: AbortSignal;
+  aborting?: AbortSignal;
   /** Called before each wait (retry or mailbox throttle) and when the wait is over. */
   onWait?: (wait: WaitInfo) => void;
   onResume?: () => void;
@@ -91,7 +91,7 @@ export class Mailer {
         return this.sendWithRetries(job, tries, limits);
       };
       // Only this connection's signals: a closing connection cancels its own queued mail, not others'.
-      const running = limits.limiter.run(run, [job.signal, this.closing.signal], cancelled).finally(() => {
+      const running = limits.limiter.run(run, [job.stopping, this.closing.signal], cancelled).finally(() => {
         if (!started) this.waiting--;
       });
       this.inFlight.add(running);
@@ -150,7 +150,7 @@ export class Mailer {
   }
 
   private async sendWithRetries(job: SendJob, tries: Tries, limits: MailboxLimits): Promise<SendResult> {
-    const signals = [job.signal, this.closing.signal];
+    const signals = [job.stopping, this.closing.signal];
     const isStopped = (): boolean => signals.some((s) => s?.aborted);
     // Stopped by a redeploy before the next try: `cancelled` (not sent), unless an earlier try may
     // have delivered the mail: that stays the news.

@@ -1,10 +1,10 @@
 /** Reads and checks the nodes' configuration once, at deploy time. */
 import { readCertificates, readClientCertificate, type CertificateProblem, type ClientCertificate } from './certificate';
 import { endpointsFor, isCloudName } from './clouds';
-import { DEFAULT_MAX_RECIPIENTS } from './compose';
+import { DEFAULT_MAX_RECIPIENTS, looksLikeHtml } from './compose';
 import { parseDay } from './expiry';
 import { EXCHANGE_MAX_RECIPIENTS, parseAddress } from './recipients';
-import type { AuthMethod, BodyFormat, ConnectionSettings, Importance, TaskSettings } from './types';
+import { TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type Importance, type TaskSettings, type TypedField } from './types';
 
 /**
  * A configuration problem: the field and an i18n key under `deploy.` with its parameters. No
@@ -314,28 +314,73 @@ function optionalPositive(value: unknown, field: string, problems: ConfigProblem
   return n;
 }
 
-export interface RawTaskConfig {
-  bodyFormat?: unknown;
-  importance?: unknown;
-  saveToSentItems?: unknown;
-  maxAttempts?: unknown;
-  maxWait?: unknown;
-  timeout?: unknown;
-  retryUnknownOutcome?: unknown;
+/**
+ * An email task's properties as the editor saves its defaults: the one definition. The build writes
+ * it into the node's editor (dist/nodes/email-task.html), the runtime reads a flow that leaves a
+ * property out with it, and flows written in code (tests, benches, npm start) start from it.
+ */
+export const EMAIL_TASK_DEFAULTS = {
+  authType: 'connection',
+  to: 'to',
+  toType: 'msg',
+  cc: 'cc',
+  ccType: 'msg',
+  bcc: 'bcc',
+  bccType: 'msg',
+  replyTo: 'replyTo',
+  replyToType: 'msg',
+  subject: 'topic',
+  subjectType: 'msg',
+  body: 'payload',
+  bodyType: 'msg',
+  bodyFormat: 'auto',
+  attachments: 'attachments',
+  attachmentsType: 'msg',
+  importance: 'normal',
+  saveToSentItems: true,
+  maxAttempts: 5,
+  maxWait: 300,
+  timeout: 30,
+  retryUnknownOutcome: false,
+} as const satisfies Record<TypedField | `${TypedField}Type`, string> & Record<string, string | number | boolean>;
+
+/** An email task's node properties as Node-RED hands them over (older or hand-written flows may lack any). */
+export type RawTaskConfig = { [K in keyof typeof EMAIL_TASK_DEFAULTS]?: unknown };
+
+/** Only these are Mustache templates when typed `str`; attachments are not text. */
+const TEMPLATED: ReadonlySet<TypedField> = new Set(['to', 'cc', 'bcc', 'replyTo', 'subject', 'body']);
+
+/** True when a typedInput field's `str` value is a Mustache template (attachments are not text). */
+export function isTemplated(field: TypedField): boolean {
+  return TEMPLATED.has(field);
 }
 
 export function readTaskSettings(config: RawTaskConfig): TaskSettings {
-  const bodyFormat: BodyFormat = config.bodyFormat === 'text' || config.bodyFormat === 'html' ? config.bodyFormat : 'auto';
+  const defaults = EMAIL_TASK_DEFAULTS;
+  const inputs = TYPED_FIELDS.map((field) => {
+    const value = config[field];
+    const type = config[`${field}Type`];
+    // A flow that leaves the field out reads the documented msg property.
+    if (value === undefined) return { field, value: defaults[field], type: 'msg' };
+    return { field, value: String(value), type: typeof type === 'string' && type ? type : 'msg' };
+  });
+  const chosenFormat: BodyFormat = config.bodyFormat === 'text' || config.bodyFormat === 'html' ? config.bodyFormat : 'auto';
+  // A fixed body (a `str` template) with `auto` is HTML or text by the template alone, decided
+  // here once: message data rendered into a plain template must not turn the mail into HTML.
+  const body = inputs.find((i) => i.field === 'body');
+  const bodyFormat: BodyFormat = chosenFormat === 'auto' && body?.type === 'str' ? (looksLikeHtml(body.value) ? 'html' : 'text') : chosenFormat;
   const importance: Importance = config.importance === 'low' || config.importance === 'high' ? config.importance : 'normal';
   return {
+    inputs,
     bodyFormat,
     importance,
     // Older flows and hand-written JSON may carry "false" as a string.
     saveToSentItems: config.saveToSentItems !== false && config.saveToSentItems !== 'false',
-    maxAttempts: Math.floor(positive(config.maxAttempts, 5)),
-    maxWaitMs: atLeastZero(config.maxWait, 300) * 1000,
-    timeoutMs: positive(config.timeout, 30) * 1000,
+    maxAttempts: Math.floor(positive(config.maxAttempts, defaults.maxAttempts)),
+    maxWaitMs: atLeastZero(config.maxWait, defaults.maxWait) * 1000,
+    timeoutMs: positive(config.timeout, defaults.timeout) * 1000,
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
+    configuredFields: new Set(inputs.filter((i) => config[i.field] !== undefined && (i.type === 'str' || i.type === 'env')).map((i) => i.field)),
   };
 }
 

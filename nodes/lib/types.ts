@@ -52,8 +52,39 @@ export interface ConnectionSettings {
   secretExpiresOn?: string;
 }
 
-/** The email task's own settings (not per message). */
+/** The Message tab's typedInput fields, each evaluated per message by the glue. */
+export const TYPED_FIELDS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
+export type TypedField = (typeof TYPED_FIELDS)[number];
+
+/**
+ * Message properties read as they are, as node-red-node-email reads them: the one list a new
+ * message property is added to (compose then decides what it means).
+ */
+export const MSG_FIELDS = [
+  /** With a Buffer body, the body is sent as this attachment. */
+  'filename',
+  'importance',
+  /** node-red-node-email's high/normal/low or 1..5; msg.importance wins. */
+  'priority',
+  'headers',
+  'requestReadReceipt',
+  'requestDeliveryReceipt',
+  'categories',
+  /** The subject when msg.topic is absent. */
+  'title',
+  /** The body text when the payload is a Buffer (a file). */
+  'description',
+] as const;
+export type MsgField = (typeof MSG_FIELDS)[number];
+
+/** Per-message values: the typedInputs once evaluated, plus the msg fields read directly. */
+export type MailInput = Partial<Record<TypedField | MsgField, unknown>>;
+
+/** The email task's own settings (not per message), read once at deploy. */
 export interface TaskSettings {
+  /** Where each typedInput field reads from (the default msg property when the flow leaves it out). */
+  inputs: ReadonlyArray<{ field: TypedField; value: string; type: string }>;
+  /** `auto` is decided here once when the body is a fixed template: message data must not make it HTML. */
   bodyFormat: BodyFormat;
   importance: Importance;
   saveToSentItems: boolean;
@@ -61,29 +92,11 @@ export interface TaskSettings {
   maxWaitMs: number;
   timeoutMs: number;
   retryUnknownOutcome: boolean;
-}
-
-/** Per-message values after the glue evaluated the typedInputs, plus the msg fields read directly. */
-export interface MailInput {
-  to?: unknown;
-  cc?: unknown;
-  bcc?: unknown;
-  replyTo?: unknown;
-  subject?: unknown;
-  body?: unknown;
-  attachments?: unknown;
-  /** msg.filename: with a Buffer body, the body is sent as this attachment (node-red-node-email). */
-  filename?: unknown;
-  importance?: unknown;
-  priority?: unknown;
-  headers?: unknown;
-  requestReadReceipt?: unknown;
-  requestDeliveryReceipt?: unknown;
-  categories?: unknown;
-  /** msg.title: node-red-node-email's subject when msg.topic is absent. */
-  title?: unknown;
-  /** msg.description: node-red-node-email's body text when the payload is a Buffer (a file). */
-  description?: unknown;
+  /**
+   * Fields whose value is set in the node (`str`, which Node-RED fills from `${NAME}`) or read from
+   * the environment: they may be secrets, so an error about them names the field, never the value.
+   */
+  configuredFields: ReadonlySet<string>;
 }
 
 /** One attachment, validated, its bytes still a Buffer (base64 only when a request needs it). */

@@ -1,6 +1,7 @@
 /** Node-RED only finds a node's .html, locales/ and icons/ beside its .js: check the build put them there. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { EMAIL_TASK_DEFAULTS } from '../../nodes/lib/settings';
 
 const root = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
@@ -37,6 +38,20 @@ describe('package layout', () => {
     for (const [, icon] of html.matchAll(/icon:\s*["']([^"']+)["']/g)) {
       expect(fs.existsSync(path.join(dir, 'icons', icon))).toBe(true);
     }
+  });
+
+  it("the email task's editor defaults are lib's EMAIL_TASK_DEFAULTS, written in by the build", () => {
+    const html = fs.readFileSync(path.join(root, 'dist', 'nodes', 'email-task.html'), 'utf8');
+    const written = /defaults: \(function\(d\) \{[^]*?\}\)\((\{[^\n]*\})\),\n/.exec(html);
+    expect(written).not.toBeNull();
+    expect(JSON.parse(written![1])).toEqual(EMAIL_TASK_DEFAULTS);
+    // Every property the dialog saves reads its value from them (name and connection start empty).
+    const properties = [...html.matchAll(/^ {16}(\w+): (?:typed\("\w+", d\.(\w+)|\{ value: (d\.(\w+)|""))/gm)];
+    for (const [, name, typedFrom, value, valueFrom] of properties) {
+      if (value === '""') expect(['name', 'connection']).toContain(name);
+      else expect(typedFrom ?? valueFrom).toBe(name);
+    }
+    expect(properties.map((p) => p[1]).sort()).toEqual(['connection', 'name', ...Object.keys(EMAIL_TASK_DEFAULTS)].sort());
   });
 
   it.each(Object.entries(pkg['node-red'].plugins ?? {}))('plugin %s: the file package.json names is in dist, with its locales', (name, file) => {

@@ -84,7 +84,18 @@ describe('connection settings', () => {
 
 describe('task settings', () => {
   it('applies the documented defaults', () => {
-    expect(readTaskSettings({})).toEqual({
+    const defaults = readTaskSettings({});
+    expect(defaults.inputs).toEqual([
+      { field: 'to', value: 'to', type: 'msg' },
+      { field: 'cc', value: 'cc', type: 'msg' },
+      { field: 'bcc', value: 'bcc', type: 'msg' },
+      { field: 'replyTo', value: 'replyTo', type: 'msg' },
+      { field: 'subject', value: 'topic', type: 'msg' },
+      { field: 'body', value: 'payload', type: 'msg' },
+      { field: 'attachments', value: 'attachments', type: 'msg' },
+    ]);
+    expect(defaults.configuredFields.size).toBe(0);
+    expect(defaults).toMatchObject({
       bodyFormat: 'auto',
       importance: 'normal',
       saveToSentItems: true,
@@ -94,6 +105,14 @@ describe('task settings', () => {
       retryUnknownOutcome: false,
     });
     expect(readTaskSettings({ saveToSentItems: false, timeout: '5', bodyFormat: 'html' })).toMatchObject({ saveToSentItems: false, timeoutMs: 5000, bodyFormat: 'html' });
+  });
+
+  it('decides `auto` by a fixed body template, and marks values set in the node or the environment', () => {
+    expect(readTaskSettings({ body: '<p>Hello {{payload}}</p>', bodyType: 'str' }).bodyFormat).toBe('html');
+    expect(readTaskSettings({ body: 'Hello {{payload}}', bodyType: 'str' }).bodyFormat).toBe('text');
+    expect(readTaskSettings({ body: 'payload', bodyType: 'msg' }).bodyFormat).toBe('auto');
+    const task = readTaskSettings({ to: 'ada@example.com', toType: 'str', subject: 'SUBJECT', subjectType: 'env', cc: 'cc', ccType: 'msg' });
+    expect([...task.configuredFields].sort()).toEqual(['subject', 'to']);
   });
 });
 
