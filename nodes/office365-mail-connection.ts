@@ -7,7 +7,7 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
 import { ConnectionRuntime, testConnection } from './lib/connection';
 import { credentialExpiry, watchExpiry } from './lib/expiry';
-import type { MailError } from './lib/errors';
+import { reportedIds, type MailError } from './lib/errors';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
 import { closeGraceMs, envLookup, errorText, problemText, type ConnectionNode } from './shared';
@@ -168,9 +168,7 @@ export = function register(RED: NodeAPI): void {
               ...errorText(RED._, error),
               category: error.category,
               code: error.code,
-              aadsts: error.aadsts ?? null,
-              status: error.status ?? null,
-              requestId: error.requestId ?? null,
+              ...reportedIds(error),
             },
           });
         },

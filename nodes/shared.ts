@@ -1,7 +1,7 @@
 /** Glue shared by both nodes: the connection node's shape and turning MailError into text. */
 import type { Node, NodeAPI } from 'node-red';
 import type { ConnectionRuntime } from './lib/connection';
-import type { MailError } from './lib/errors';
+import { reportedIds, type MailError, type ReportedIds } from './lib/errors';
 import type { ConfigProblem, ConnectionCredentials, Destination, EnvLookup } from './lib/settings';
 import type { NodeRef } from './lib/types';
 
@@ -21,21 +21,8 @@ export interface ConnectionNode extends Node<ConnectionCredentials> {
   destination: Destination;
 }
 
-/** msg.error on output 2, as README.md ("What comes out") documents it; absent values are null. */
-export interface MsgError {
-  message: string;
-  category: string;
-  code: string;
-  hint: string;
-  status: number | null;
-  graphCode: string | null;
-  aadsts: number | null;
-  requestId: string | null;
-  clientRequestId: string | null;
-  retryable: boolean;
-  attempts: number;
-  source: NodeRef;
-}
+/** msg.error on output 2, as README.md ("What comes out") documents it; absent ids are null. */
+export type MsgError = { message: string; hint: string; source: NodeRef } & Pick<MailError, 'category' | 'code' | 'retryable' | 'attempts'> & ReportedIds;
 
 type Translate = NodeAPI['_'];
 
@@ -84,18 +71,5 @@ export function problemText(t: Translate, problem: ConfigProblem): string {
 
 export function toMsgError(t: Translate, error: MailError, source: NodeRef): MsgError {
   const { message, hint } = errorText(t, error);
-  return {
-    message,
-    category: error.category,
-    code: error.code,
-    hint,
-    status: error.status ?? null,
-    graphCode: error.graphCode ?? null,
-    aadsts: error.aadsts ?? null,
-    requestId: error.requestId ?? null,
-    clientRequestId: error.clientRequestId ?? null,
-    retryable: error.retryable,
-    attempts: error.attempts,
-    source,
-  };
+  return { message, category: error.category, code: error.code, hint, ...reportedIds(error), retryable: error.retryable, attempts: error.attempts, source };
 }

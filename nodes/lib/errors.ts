@@ -21,28 +21,36 @@ export type ErrorCategory = (typeof CATEGORIES)[number];
 
 export type I18nParams = Record<string, string | number>;
 
-export interface MailErrorInit {
-  category: ErrorCategory;
-  code: string;
-  /** key under `errors.` */
-  messageKey: string;
-  /** key under `hints.` */
-  hintKey: string;
-  /** key under `hints.` for a sentence added after the hint (why retrying stopped). */
-  noteKey?: string;
-  params?: I18nParams;
-  status?: number;
-  graphCode?: string;
-  aadsts?: number;
-  requestId?: string;
-  clientRequestId?: string;
-  retryable?: boolean;
-  /** Seconds to wait before a retry, from Retry-After. */
-  retryAfterSeconds?: number;
-  /** Upstream description (Entra's error_description, Graph's message), already redacted. */
-  detail?: string;
-  /** Tries made for the mail (default 1). */
-  attempts?: number;
+/**
+ * What a MailError is built from: category, code and the two i18n keys; every other field of the
+ * class may be given (the class documents each).
+ */
+export type MailErrorInit = Pick<MailError, 'category' | 'code' | 'messageKey' | 'hintKey'> &
+  Partial<Omit<MailError, 'category' | 'code' | 'messageKey' | 'hintKey' | keyof Error>>;
+
+/** The ids a failure is reported with (usage data, msg.error, Test connection), in msg.error's order. */
+export const FAILURE_IDS = ['status', 'graphCode', 'aadsts', 'requestId', 'clientRequestId'] as const;
+export type FailureIds = Pick<MailError, (typeof FAILURE_IDS)[number]>;
+/** The same ids as a report shows them: absent ones are null. */
+export type ReportedIds = { [K in keyof FailureIds]-?: Exclude<FailureIds[K], undefined> | null };
+
+/** A failure as the usage data keeps it: what it is, its texts' keys and parameters, its ids. */
+export type FailureReport = Pick<MailError, 'category' | 'code' | 'messageKey' | 'hintKey' | 'noteKey' | 'params'> & FailureIds;
+
+export function reportedIds(error: FailureIds): ReportedIds {
+  return {
+    status: error.status ?? null,
+    graphCode: error.graphCode ?? null,
+    aadsts: error.aadsts ?? null,
+    requestId: error.requestId ?? null,
+    clientRequestId: error.clientRequestId ?? null,
+  };
+}
+
+export function failureReport(error: MailError): FailureReport {
+  const { category, code, messageKey, hintKey, noteKey, params } = error;
+  const ids = Object.fromEntries(FAILURE_IDS.map((id) => [id, error[id]])) as FailureIds;
+  return { category, code, messageKey, hintKey, noteKey, params, ...ids };
 }
 
 /** Upstream descriptions are cut to a few hundred characters: enough for Entra's longest sentence. */
@@ -77,8 +85,11 @@ function quoteParams(params: I18nParams): I18nParams {
 export class MailError extends Error {
   readonly category: ErrorCategory;
   readonly code: string;
+  /** key under `errors.` */
   readonly messageKey: string;
+  /** key under `hints.` */
   readonly hintKey: string;
+  /** key under `hints.` for a sentence added after the hint (why retrying stopped). */
   readonly noteKey?: string;
   readonly params: I18nParams;
   readonly status?: number;
@@ -87,8 +98,11 @@ export class MailError extends Error {
   readonly requestId?: string;
   readonly clientRequestId?: string;
   readonly retryable: boolean;
+  /** Seconds to wait before a retry, from Retry-After. */
   readonly retryAfterSeconds?: number;
+  /** Upstream description (Entra's error_description, Graph's message), already redacted. */
   readonly detail?: string;
+  /** Tries made for the mail (default 1). */
   readonly attempts: number;
 
   constructor(init: MailErrorInit) {

@@ -1,22 +1,9 @@
 /** Per-connection usage counters for the editor's Usage Data view and GET /office365-mail/usage. */
-import type { ErrorCategory, I18nParams, MailError } from './errors';
+import { failureReport, type ErrorCategory, type FailureReport, type MailError } from './errors';
 import type { NodeRef } from './types';
 
-export interface FailureRecord {
-  time: string;
-  node: NodeRef;
-  category: ErrorCategory;
-  code: string;
-  messageKey: string;
-  hintKey: string;
-  noteKey?: string;
-  params: I18nParams;
-  status?: number;
-  aadsts?: number;
-  graphCode?: string;
-  requestId?: string;
-  clientRequestId?: string;
-}
+/** One failure in the usage data's recent list: when, which node, and the failure's report. */
+export type FailureRecord = { time: string; node: NodeRef } & FailureReport;
 
 export interface UsageSnapshot {
   sent: number;
@@ -56,21 +43,7 @@ export class UsageRecorder {
 
   recordFailure(node: NodeRef, error: MailError, at = new Date()): void {
     this.failedByCategory[error.category] = (this.failedByCategory[error.category] ?? 0) + 1;
-    this.recent.unshift({
-      time: at.toISOString(),
-      node,
-      category: error.category,
-      code: error.code,
-      messageKey: error.messageKey,
-      hintKey: error.hintKey,
-      noteKey: error.noteKey,
-      params: error.params,
-      status: error.status,
-      aadsts: error.aadsts,
-      graphCode: error.graphCode,
-      requestId: error.requestId,
-      clientRequestId: error.clientRequestId,
-    });
+    this.recent.unshift({ time: at.toISOString(), node, ...failureReport(error) });
     if (this.recent.length > RECENT_FAILURES) this.recent.length = RECENT_FAILURES;
   }
 
