@@ -11,7 +11,8 @@ import type { WaitInfo } from './lib/mailer';
 import { credentialExpiry } from './lib/expiry';
 import { msgFields, sendMessage, type MessageTask } from './lib/send-message';
 import type { MailInput, SendResult, TaskSettings, TypedField } from './lib/types';
-import { categoryText, closeGraceMs, envLookup, problemText, statusText, toMsgError, type ConnectionNode } from './shared';
+import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { categoryText, problemText, statusText, toMsgError } from './texts';
 
 type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string };
 

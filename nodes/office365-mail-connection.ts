@@ -10,8 +10,9 @@ import { credentialExpiry, watchExpiry } from './lib/expiry';
 import { reportedIds, type MailError } from './lib/errors';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, envLookup, errorText, problemText, type ConnectionNode } from './shared';
-import { USAGE_TOPIC, UsageFeed } from './usage-feed';
+import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { errorText, problemText } from './texts';
+import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
@@ -27,7 +28,7 @@ export = function register(RED: NodeAPI): void {
   // connection node (one per flow tab is common), not per node.
   const registry = new Registry();
   // Open editors (the Usage Data sidebar) hear of every change without polling.
-  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageData());
+  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageReport(RED, connections));
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
@@ -73,29 +74,8 @@ export = function register(RED: NodeAPI): void {
     credentials: Object.fromEntries(CREDENTIAL_NAMES.map((name) => [name, { type: 'password' as const }])),
   });
 
-  function usageData(): { connections: unknown[] } {
-    const list = [...connections].map((node) => {
-      const snapshot = node.runtime?.mailer.snapshot();
-      const expiry = node.runtime ? credentialExpiry(node.runtime.settings) : undefined;
-      return {
-        id: node.id,
-        key: node.key,
-        name: node.name ?? '',
-        senderEmail: node.runtime?.settings.senderEmail ?? '',
-        valid: Boolean(node.runtime),
-        credentialExpiresOn: expiry?.date ?? null,
-        credentialExpiresInDays: expiry?.days ?? null,
-        credentialExpiryWarning: expiry?.warn ?? false,
-        problems: node.problems.map((p) => problemText(RED._, p)),
-        ...snapshot,
-        recentFailures: (snapshot?.recentFailures ?? []).map((f) => ({ ...f, ...errorText(RED._, f) })),
-      };
-    });
-    return { connections: list };
-  }
-
   RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
-    res.json(usageData());
+    res.json(usageReport(RED, connections));
   });
 
   /** Test connection's refusals, in the connection's catalogue. */

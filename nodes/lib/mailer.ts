@@ -11,7 +11,7 @@ import { QueueFullError } from './limiter';
 import type { MailboxLease, MailboxLimits } from './registry';
 import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { AccessToken, TokenProvider } from './token';
-import { UsageRecorder, type UsageSnapshot } from './usage';
+import { UsageRecorder, type UsageSnapshot } from './usage-recorder';
 import type { ComposedMail, NodeRef, SendResult } from './types';
 import { deliver } from './delivery';
 

@@ -6,7 +6,7 @@
 import type { Node } from 'node-red';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX, defaultDirectory } from '../../sandbox/config';
-import type { ConnectionNode } from '../../nodes/shared';
+import type { ConnectionNode } from '../../nodes/node-red-runtime';
 import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
 import { withEnglish } from '../support/english';
 import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';

@@ -1,5 +1,5 @@
 /** The usage feed publishes once per burst of changes, at once on flush, and never after cancel. */
-import { UsageFeed } from '../../nodes/usage-feed';
+import { UsageFeed } from '../../nodes/usage-report';
 
 describe('UsageFeed', () => {
   beforeEach(() => jest.useFakeTimers());
