@@ -1,6 +1,6 @@
 /** Input values → a validated Graph message. Nothing here talks to the network. */
 import type { InternetMessageHeader, Message } from '@microsoft/microsoft-graph-types';
-import { MailError, validationError } from './errors';
+import { sizeError, validationError } from './errors';
 import { payloadAttachment, prepareAttachments } from './attachments';
 import { EXCHANGE_MAX_RECIPIENTS, domainOf, parseRecipients, recipientBudget, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
 import type { BodyFormat, ComposedMail, Importance, MailInput, PreparedAttachment } from './types';
@@ -109,13 +109,7 @@ function checkAttachmentCount(input: MailInput): void {
 function checkSize(attachments: readonly PreparedAttachment[], content: string): void {
   const size = attachments.reduce((sum, a) => sum + a.bytes.length, Buffer.byteLength(content));
   if (size > GRAPH_MAX_MESSAGE_BYTES) {
-    throw new MailError({
-      category: 'size',
-      code: 'MessageTooLarge',
-      messageKey: 'messageOverGraphLimit',
-      hintKey: 'messageOverGraphLimit',
-      params: { size, max: GRAPH_MAX_MESSAGE_BYTES },
-    });
+    throw sizeError('MessageTooLarge', 'messageOverGraphLimit', size, GRAPH_MAX_MESSAGE_BYTES);
   }
 }
 

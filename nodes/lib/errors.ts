@@ -147,6 +147,11 @@ export function withHint(error: MailError, category: ErrorCategory, hintKey: str
   return amend(error, { category, hintKey });
 }
 
+/** A mail or request over one of Graph's size limits, refused before it is sent (message and hint share a key). */
+export function sizeError(code: string, key: string, size: number, max: number): MailError {
+  return new MailError({ category: 'size', code, messageKey: key, hintKey: key, params: { size, max } });
+}
+
 export function validationError(code: string, messageKey: string, params: I18nParams, hintKey = 'fixInput'): MailError {
   return new MailError({ category: 'validation', code, messageKey, hintKey, params });
 }

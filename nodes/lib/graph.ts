@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { FileAttachment, Message } from '@microsoft/microsoft-graph-types';
-import { MailError, graphError, networkError } from './errors';
+import { MailError, graphError, networkError, sizeError } from './errors';
 import { flatHeaders, retryAfterSeconds, transportFailure } from './http';
 import { hasUploadSessions } from './clouds';
 
@@ -90,13 +90,7 @@ export class GraphClient {
     const body = Buffer.from(JSON.stringify(saveToSentItems ? { message } : { message, saveToSentItems: false }));
     const bytes = body.length;
     if (bytes > GRAPH_MAX_REQUEST_BYTES) {
-      throw new MailError({
-        category: 'size',
-        code: 'RequestTooLarge',
-        messageKey: 'requestTooLarge',
-        hintKey: 'requestTooLarge',
-        params: { size: bytes, max: GRAPH_MAX_REQUEST_BYTES },
-      });
+      throw sizeError('RequestTooLarge', 'requestTooLarge', bytes, GRAPH_MAX_REQUEST_BYTES);
     }
     return this.request({ method: 'POST', url, body, token, timeoutMs, signal, sends: true });
   }

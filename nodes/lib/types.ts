@@ -108,29 +108,29 @@ export interface PreparedAttachment {
   contentId?: string;
 }
 
+/** Whom a mail is for and its subject, as msg.email reports them (addresses as plain strings). */
+export interface MailSummary {
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  subject: string;
+}
+
 /**
  * What compose hands to the mailer: the Graph message without its attachments, the attachments as
  * Buffers (the send path decides how each travels), and a plain summary for msg.email.
  */
-export interface ComposedMail {
+export interface ComposedMail extends MailSummary {
   /** Every message field except `attachments`. */
   fields: Message;
   attachments: PreparedAttachment[];
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  subject: string;
   attachmentCount: number;
 }
 
 /** msg.email on output 1, as README.md ("What comes out") documents it. */
-export interface SendResult {
+export interface SendResult extends MailSummary {
   status: 'sent';
   sender: string;
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  subject: string;
   attachments: number;
   path: SendPath;
   requestId: string;
