@@ -5,7 +5,8 @@
  *   floor     a lean axios instance posting the Graph JSON (as bench/floor-client.ts)
  *   graph     our GraphClient.sendMail on our connection's HTTP client (axios, keep-alive agent)
  *   mailer    Mailer.send: the FIFO limiter, the cached token, usage counters, the result
- *   compose   composeMail (recipients, body, subject) + Mailer.send: all of nodes/lib per mail
+ *   compose   sendMessage, the email task's entry point: composeMail (recipients, body, subject)
+ *             + Mailer.send, all of nodes/lib per mail
  *
  * The email task in Node-RED (npm run bench) adds the glue (typedInput evaluation, status) and
  * Node-RED's routing to the last line. npm run bench runs it; alone:
@@ -21,6 +22,8 @@ import { ensureCa } from '../sandbox/ca';
 import { SANDBOX } from '../sandbox/config';
 import { composeMail } from '../nodes/lib/compose';
 import { ConnectionRuntime } from '../nodes/lib/connection';
+import { sendMessage } from '../nodes/lib/send-message';
+import { readTaskSettings } from '../nodes/lib/settings';
 import type { ComposedMail } from '../nodes/lib/types';
 import { median, fixed, table } from './lib/stats';
 import { BODY_1KB, RECIPIENTS, SENDER, SUBJECT, graphSendMailBody } from './lib/workload';
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
   const composed: ComposedMail = composeMail({ to: RECIPIENTS.join(', '), subject: SUBJECT, body: BODY_1KB }, rules);
   const node = { id: 'bench', type: 'email-task', name: '' };
   const retry = { maxAttempts: 5, maxWaitMs: 300_000, retryUnknownOutcome: false };
+  const task = { settings: readTaskSettings({}), node };
 
   const calls: Record<Layer, { window: number; one: () => Promise<unknown> }> = {
     floor: {
@@ -109,14 +113,7 @@ async function main(): Promise<void> {
     mailer: { window: 16, one: () => runtime.mailer.send({ mail: composed, saveToSentItems: true, timeoutMs: 30_000, node, retry }) },
     compose: {
       window: 16,
-      one: () =>
-        runtime.mailer.send({
-          mail: composeMail({ to: RECIPIENTS.join(', '), subject: SUBJECT, body: BODY_1KB }, rules),
-          saveToSentItems: true,
-          timeoutMs: 30_000,
-          node,
-          retry,
-        }),
+      one: () => sendMessage(runtime, async () => ({ to: RECIPIENTS.join(', '), subject: SUBJECT, body: BODY_1KB }), task),
     },
   };
 

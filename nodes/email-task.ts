@@ -7,6 +7,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { MailError, internalError, validationError } from './lib/errors';
 import { isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
+import type { ConnectionRuntime } from './lib/connection';
 import type { WaitInfo } from './lib/mailer';
 import { credentialExpiry } from './lib/expiry';
 import { msgFields, sendMessage, type MessageTask } from './lib/send-message';
@@ -32,11 +33,7 @@ export = function register(RED: NodeAPI): void {
 
     const readInput = inputReader(RED, node, settings);
 
-    let sentCount = 0;
-    let sending = 0;
-    /** Mails waiting on a retry or a throttled mailbox, and the latest wait to show. */
-    let waiting = 0;
-    let lastWait: WaitInfo | undefined;
+    const status = new TaskStatus(RED, node, runtime);
     const pending = new Set<Promise<void>>();
     // close: `stopping` fails queued and waiting mail at once; `aborting` ends requests still in
     // flight when the grace period is over, before Node-RED's own close timeout gives up on us.
@@ -49,66 +46,33 @@ export = function register(RED: NodeAPI): void {
       node: { id: node.id, type: node.type, name: node.name ?? '' },
       stopping: stopping.signal,
       aborting: aborting.signal,
-      onWait: (wait) => {
-        waiting++;
-        lastWait = wait;
-        showStatus();
-      },
-      onResume: () => {
-        waiting--;
-        showStatus();
-      },
+      onWait: (wait) => status.wait(wait),
+      onResume: () => status.resume(),
     };
 
-    if (runtime && credentialExpiry(runtime.settings)?.warn) showStatus();
+    if (runtime && credentialExpiry(runtime.settings)?.warn) status.show();
     // A task may sit idle for days: its status follows the countdown (and enters the 30 days) hourly.
-    const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => sending === 0 && waiting === 0 && credentialExpiry(runtime.settings)?.warn && showStatus(), 3_600_000) : undefined;
+    const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => status.idle && credentialExpiry(runtime.settings)?.warn && status.show(), 3_600_000) : undefined;
     expiryTimer?.unref();
     if (!runtime) {
       node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
     }
 
-    // "sending (n)" texts by n, translated once: a burst repeats the same few, and i18next's
-    // plural handling per status cost more than the rest of the node's work (bench/ profile).
-    const sendingTexts = new Map<number, string>();
-
-    function showStatus(): void {
-      if (waiting > 0 && lastWait) {
-        const seconds = Math.max(1, Math.ceil(lastWait.ms / 1000));
-        const text = lastWait.category === 'throttled'
-          ? statusText(RED._, 'throttled', { seconds })
-          : statusText(RED._, 'retrying', { seconds, code: lastWait.code });
-        node.status({ fill: 'yellow', shape: 'ring', text });
-      } else if (sending > 0) {
-        let text = sendingTexts.get(sending);
-        if (text === undefined) {
-          text = statusText(RED._, 'sending', { count: sending });
-          sendingTexts.set(sending, text);
-        }
-        node.status({ fill: 'blue', shape: 'dot', text });
-      } else {
-        // Idle: a secret (or certificate) about to expire is what the user must hear about.
-        const expiry = runtime ? credentialExpiry(runtime.settings) : undefined;
-        if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(RED, expiry.days) });
-        else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: sentCount }) });
-      }
-    }
-
     async function handle(msg: NodeMessageInFlow & Record<string, unknown>, send: (msgs: Array<NodeMessage | null>) => void, done: (err?: Error) => void): Promise<void> {
-      sending++;
-      showStatus();
+      status.sending++;
+      status.show();
       let outcome: { sent: SendResult } | { failed: MailError };
       try {
         outcome = { sent: await sendMessage(runtime, () => readInput(msg), task) };
       } catch (err) {
         outcome = { failed: err instanceof MailError ? err : internalError() };
       }
-      sending--;
+      status.sending--;
       if ('sent' in outcome) {
         msg.email = outcome.sent;
-        sentCount++;
-        showStatus();
+        status.sent++;
+        status.show();
         send([msg, null]);
         done();
         return;
@@ -186,6 +150,62 @@ function inputReader(RED: NodeAPI, node: Node, settings: TaskSettings): (msg: No
     }
     return input;
   };
+}
+
+/** The task's status: yellow while mail waits (or the secret is near expiry), blue while sending, green with the count sent. */
+class TaskStatus {
+  sent = 0;
+  sending = 0;
+  /** Mails waiting on a retry or a throttled mailbox, and the latest wait to show. */
+  private waiting = 0;
+  private lastWait: WaitInfo | undefined;
+  // "sending (n)" texts by n, translated once: a burst repeats the same few, and i18next's
+  // plural handling per status cost more than the rest of the node's work (bench/ profile).
+  private readonly sendingTexts = new Map<number, string>();
+
+  constructor(
+    private readonly RED: NodeAPI,
+    private readonly node: Node,
+    private readonly runtime: ConnectionRuntime | undefined,
+  ) {}
+
+  get idle(): boolean {
+    return this.sending === 0 && this.waiting === 0;
+  }
+
+  wait(wait: WaitInfo): void {
+    this.waiting++;
+    this.lastWait = wait;
+    this.show();
+  }
+
+  resume(): void {
+    this.waiting--;
+    this.show();
+  }
+
+  show(): void {
+    const { RED, node } = this;
+    if (this.waiting > 0 && this.lastWait) {
+      const seconds = Math.max(1, Math.ceil(this.lastWait.ms / 1000));
+      const text = this.lastWait.category === 'throttled'
+        ? statusText(RED._, 'throttled', { seconds })
+        : statusText(RED._, 'retrying', { seconds, code: this.lastWait.code });
+      node.status({ fill: 'yellow', shape: 'ring', text });
+    } else if (this.sending > 0) {
+      let text = this.sendingTexts.get(this.sending);
+      if (text === undefined) {
+        text = statusText(RED._, 'sending', { count: this.sending });
+        this.sendingTexts.set(this.sending, text);
+      }
+      node.status({ fill: 'blue', shape: 'dot', text });
+    } else {
+      // Idle: a secret (or certificate) about to expire is what the user must hear about.
+      const expiry = this.runtime ? credentialExpiry(this.runtime.settings) : undefined;
+      if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(RED, expiry.days) });
+      else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: this.sent }) });
+    }
+  }
 }
 
 function expiryStatus(RED: NodeAPI, days: number): string {

@@ -364,12 +364,12 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     if (value === undefined) return { field, value: defaults[field], type: 'msg' };
     return { field, value: String(value), type: typeof type === 'string' && type ? type : 'msg' };
   });
-  const chosenFormat: BodyFormat = config.bodyFormat === 'text' || config.bodyFormat === 'html' ? config.bodyFormat : 'auto';
+  const chosenFormat: BodyFormat = config.bodyFormat === 'text' || config.bodyFormat === 'html' ? config.bodyFormat : defaults.bodyFormat;
   // A fixed body (a `str` template) with `auto` is HTML or text by the template alone, decided
   // here once: message data rendered into a plain template must not turn the mail into HTML.
   const body = inputs.find((i) => i.field === 'body');
   const bodyFormat: BodyFormat = chosenFormat === 'auto' && body?.type === 'str' ? (looksLikeHtml(body.value) ? 'html' : 'text') : chosenFormat;
-  const importance: Importance = config.importance === 'low' || config.importance === 'high' ? config.importance : 'normal';
+  const importance: Importance = config.importance === 'low' || config.importance === 'high' ? config.importance : defaults.importance;
   return {
     inputs,
     bodyFormat,
