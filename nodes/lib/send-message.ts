@@ -7,13 +7,10 @@ import type { ConnectionRuntime } from './connection';
 import { composeMail, type ComposeRules } from './compose';
 import { MailError, amend } from './errors';
 import type { SendJob } from './mailer';
-import { MSG_FIELDS, type MailInput, type NodeRef, type SendResult, type TaskSettings } from './types';
+import { MSG_FIELDS, type MailInput, type SendResult, type TaskSettings } from './types';
 
 /** A task as the mailer sees it: its settings, the node, and how it is told to stop and about waits. */
-export type MessageTask = Omit<SendJob, 'mail' | 'saveToSentItems' | 'timeoutMs' | 'retry'> & {
-  settings: TaskSettings;
-  node: NodeRef;
-};
+export type MessageTask = Pick<SendJob, 'node' | 'stopping' | 'aborting' | 'onWait' | 'onResume'> & { settings: TaskSettings };
 
 /** The message properties read as they are (MSG_FIELDS), for the rest of MailInput to be added. */
 export function msgFields(msg: Readonly<Record<string, unknown>>): MailInput {

@@ -61,18 +61,18 @@ export type TypedField = (typeof TYPED_FIELDS)[number];
  * message property is added to (compose then decides what it means).
  */
 export const MSG_FIELDS = [
-  /** With a Buffer body, the body is sent as this attachment. */
+  // With a Buffer body, the body is sent as this attachment.
   'filename',
   'importance',
-  /** node-red-node-email's high/normal/low or 1..5; msg.importance wins. */
+  // node-red-node-email's high/normal/low or 1..5; msg.importance wins.
   'priority',
   'headers',
   'requestReadReceipt',
   'requestDeliveryReceipt',
   'categories',
-  /** The subject when msg.topic is absent. */
+  // The subject when msg.topic is absent.
   'title',
-  /** The body text when the payload is a Buffer (a file). */
+  // The body text when the payload is a Buffer (a file).
   'description',
 ] as const;
 export type MsgField = (typeof MSG_FIELDS)[number];
