@@ -20,4 +20,15 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // Editor code Node-RED serves from resources/: a classic browser script (ES5, as the editor's
+    // own), also required by the unit tests through module.exports.
+    files: ['resources/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 5,
+      sourceType: 'script',
+      globals: { window: 'readonly', URL: 'readonly', RED: 'readonly', $: 'readonly', module: 'writable' },
+    },
+    rules: { 'no-var': 'off', 'prefer-const': 'off', '@typescript-eslint/no-unused-vars': ['error', { caughtErrors: 'none', argsIgnorePattern: '^_' }] },
+  },
 );

@@ -384,7 +384,24 @@ test('Test connection explains a token without roles, a refused secret and missi
     expect(await flagged(field, '30')).toBe(false);
     expect(await flagged(field, '')).toBe(false);
   }
+  // The dialog takes what the runtime takes (the whole table: test/support/validation-cases.ts).
+  expect(await flagged('senderEmail', 'alerts@contoso')).toBe(false);
+  expect(await flagged('senderEmail', 'Alerts <alerts@contoso.com>')).toBe(true);
+  expect(await flagged('allowedRecipientDomains', 'example.com; @nhs.net')).toBe(false);
+  expect(await flagged('allowedRecipientDomains', '<b>example.com</b>')).toBe(true);
+  // The rows take their width from resources/editor.css.
+  expect(await page.locator('label[for="node-config-input-key"]').evaluate((el) => getComputedStyle(el).width)).toBe('130px');
   await page.click('#node-config-dialog-cancel');
+
+  // The email task's fixed recipients: a quoted display name with a comma is one address.
+  await page.click('#email-task-tabs a[href="#email-task-tab-message"]');
+  await page.evaluate(() => (window as unknown as { $: (s: string) => { typedInput: (m: string, v: string) => void } }).$('#node-input-to').typedInput('type', 'str'));
+  const toFlagged = async (value: string): Promise<boolean> => {
+    await fillTyped('to', value);
+    return page.locator('#node-input-to').evaluate((el) => el.classList.contains('input-error'));
+  };
+  expect(await toFlagged('nobody')).toBe(true);
+  expect(await toFlagged('"Bob, Jr." <bob@example.com>; ada@example.com')).toBe(false);
   await page.click('#node-dialog-cancel');
 });
 

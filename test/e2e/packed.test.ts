@@ -78,6 +78,13 @@ test('the palette shows both nodes from the package', async () => {
   expect(html.data).toContain('data-template-name="email-task"');
   const icon = await axios.get(`${baseUrl}/icons/node-red-contrib-office365-mail/office365-mail.svg`);
   expect(icon.status).toBe(200);
+  // The editor code the dialogs load from resources/: without it the editor never finishes loading.
+  for (const [file, type] of [['editor.js', 'javascript'], ['editor.css', 'text/css']]) {
+    const served = await axios.get(`${baseUrl}/resources/node-red-contrib-office365-mail/${file}`, { responseType: 'text' });
+    expect(served.status).toBe(200);
+    expect(served.headers['content-type']).toContain(type);
+    expect(served.data).toBe(fs.readFileSync(path.join(root, 'resources', file), 'utf8'));
+  }
 });
 
 test('the example flow sends a mail from its http endpoint; a wrong secret explains itself; nothing leaks', async () => {

@@ -1,4 +1,5 @@
 /** Node-RED only finds a node's .html, locales/ and icons/ beside its .js: check the build put them there. */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EMAIL_TASK_DEFAULTS } from '../../nodes/lib/settings';
@@ -20,7 +21,26 @@ describe('package layout', () => {
       'email-task': 'dist/nodes/email-task.js',
     });
     expect(pkg.keywords).toContain('node-red');
-    expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'examples/', 'docs/', 'README.md', 'LICENSE', 'CHANGELOG.md']));
+    expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'resources/', 'examples/', 'docs/', 'README.md', 'LICENSE', 'CHANGELOG.md']));
+  });
+
+  // Node-RED serves a module's top-level resources/ folder to the editor. A script an .html names
+  // there that is missing stalls the editor's loading, so each one must exist and be packed.
+  it.each(fs.readdirSync(path.join(root, 'nodes')).filter((f) => f.endsWith('.html')))('%s loads the shared editor code and CSS from resources/', (file) => {
+    const html = fs.readFileSync(path.join(root, 'nodes', file), 'utf8');
+    const prefix = `resources/${pkg.name}/`;
+    const used = [...html.matchAll(/(?:src|href)="(resources\/[^"]+)"/g)].map((m) => m[1]);
+    expect(used.sort()).toEqual([`${prefix}editor.css`, `${prefix}editor.js`]);
+    for (const url of used) expect(fs.existsSync(path.join(root, 'resources', url.slice(prefix.length)))).toBe(true);
+    // The rows take their widths from editor.css, not one style attribute per label.
+    expect(html).not.toMatch(/<label[^>]*style="width/);
+    expect(html).not.toMatch(/<style>/);
+  });
+
+  it('packs resources/ with the editor code', () => {
+    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as Array<{ files: Array<{ path: string }> }>;
+    const files = packed.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['resources/editor.js', 'resources/editor.css']));
   });
 
   it.each(nodes)('%s has its .js, .html, locales and icon side by side in dist', (name, file) => {
