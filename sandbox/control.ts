@@ -4,6 +4,7 @@
  * listens on loopback only, and this surface also refuses any other peer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InjectMail, MailboxMessage } from './graph-read';
 import type { BlockedMailbox, Fault, FaultAction, FaultTarget, RecordedRequest, SandboxStats, SentMail } from './state';
 
 export interface ControlApi {
@@ -21,6 +22,12 @@ export interface ControlApi {
   revokeTokens(next: number): void;
   /** False when no app has this id. */
   setAppRoles(applicationId: string, roles: string[]): boolean;
+  /** Puts a mail from outside into a mailbox folder; the error text when it cannot. */
+  injectMail(mailbox: string, mail: InjectMail): MailboxMessage | string;
+  folders(mailbox: string): unknown[] | string;
+  messages(mailbox: string, folder?: string): MailboxMessage[] | string;
+  /** Forgets the mailbox's delta tokens: their next use answers 410. */
+  expireDeltaTokens(mailbox: string): number | string;
   info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
 }
 
@@ -251,6 +258,47 @@ export function handleControl(api: ControlApi, req: IncomingMessage, res: Server
         return;
       }
       send(res, 204, '');
+      return;
+    }
+    case 'POST /_sandbox/inject': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const v = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+      if (!v || typeof v.mailbox !== 'string') {
+        json(400, { error: 'The body must be { "mailbox": "…", "subject": …, "from": …, "text" | "html": …, "attachments": [...] }.' });
+        return;
+      }
+      const result = api.injectMail(v.mailbox, v as InjectMail);
+      if (typeof result === 'string') json(400, { error: result });
+      else json(201, result);
+      return;
+    }
+    case 'GET /_sandbox/folders': {
+      const result = api.folders(query.get('mailbox') ?? '');
+      if (typeof result === 'string') json(404, { error: result });
+      else json(200, result);
+      return;
+    }
+    case 'GET /_sandbox/messages': {
+      const result = api.messages(query.get('mailbox') ?? '', query.get('folder') ?? undefined);
+      if (typeof result === 'string') json(404, { error: result });
+      else json(200, result);
+      return;
+    }
+    case 'POST /_sandbox/expire-delta': {
+      let mailbox: unknown;
+      try {
+        mailbox = (JSON.parse(body.toString('utf8')) as { mailbox?: unknown }).mailbox;
+      } catch {
+        mailbox = undefined;
+      }
+      const result = typeof mailbox === 'string' ? api.expireDeltaTokens(mailbox) : 'The body must be { "mailbox": "…" }.';
+      if (typeof result === 'string') json(typeof mailbox === 'string' ? 404 : 400, { error: result });
+      else json(200, { expired: result });
       return;
     }
     default:
