@@ -54,7 +54,7 @@ export function matchReadRoute(segments: string[], lower: string[]): { op: ReadO
   const id = segments[3];
   if (n === 5 && (lower[4] === 'move' || lower[4] === 'copy')) return { op: { op: lower[4], id }, methods: ['POST'] };
   if (n === 5 && RESPOND[lower[4]]) return { op: { op: RESPOND[lower[4]], id }, methods: ['POST'] };
-  if (lower[4] === 'attachments' && n === 6) return { op: { op: 'attachment', id, attachmentId: segments[5], raw: false }, methods: ['GET'] };
+  if (lower[4] === 'attachments' && n === 6 && lower[5] !== 'createuploadsession') return { op: { op: 'attachment', id, attachmentId: segments[5], raw: false }, methods: ['GET'] };
   if (lower[4] === 'attachments' && n === 7 && lower[6] === '$value') return { op: { op: 'attachment', id, attachmentId: segments[5], raw: true }, methods: ['GET'] };
   return undefined;
 }
