@@ -144,6 +144,8 @@ export function newConversation(): ConversationMeta {
 export class GraphRead {
   /** Thread data of drafts and of sent mail (by SentMail.id), so delivery keeps the conversation. */
   readonly meta = new Map<string, ConversationMeta>();
+  /** Bytes of attachments that came through upload sessions (the message JSON has only their metadata), by attachment id. */
+  readonly uploaded = new Map<string, Buffer>();
 
   constructor(
     readonly store: MailStore,
@@ -153,6 +155,7 @@ export class GraphRead {
   reset(): void {
     this.store.reset();
     this.meta.clear();
+    this.uploaded.clear();
   }
 
   handle(op: ReadOp, req: RequestContext, claims: AccessTokenClaims, mailbox: ResolvedMailbox): Reply {
@@ -600,7 +603,7 @@ export class GraphRead {
       categories: [],
       internetMessageHeaders: Array.isArray(m.internetMessageHeaders) ? (m.internetMessageHeaders as { name: string; value: string }[]) : [],
     };
-    const files = attachmentsOf(m.attachments);
+    const files = attachmentsOf(m.attachments, this.uploaded);
     const targets = new Set<string>();
     for (const r of [...base.toRecipients, ...base.ccRecipients, ...recipientsOf(m.bccRecipients)]) {
       const box = this.hooks.directory.anyMailbox(r.emailAddress.address);
@@ -610,6 +613,7 @@ export class GraphRead {
       const inbox = this.store.folder(address, 'inbox') as StoredFolder;
       this.store.add(address, { ...base, folderId: inbox.id, isRead: false, bccRecipients: [], attachments: files.map((a) => ({ ...a, id: exchangeId('AAMkAtt') })) });
     }
+    for (const a of Array.isArray(m.attachments) ? m.attachments : []) if (isRecord(a) && typeof a.id === 'string') this.uploaded.delete(a.id);
     if (mail.saveToSentItems && senderBox) {
       const sent = this.store.folder(senderBox.address, 'sentitems') as StoredFolder;
       this.store.add(senderBox.address, { ...base, folderId: sent.id, isRead: true, bccRecipients: recipientsOf(m.bccRecipients), attachments: files.map((a) => ({ ...a, id: exchangeId('AAMkAtt') })) });
@@ -774,13 +778,13 @@ function toGraphAttachment(a: StoredAttachment): Record<string, unknown> {
 }
 
 /** File attachments carried as base64 in a message JSON; those without bytes (uploaded) come with none. */
-function attachmentsOf(value: unknown): Omit<StoredAttachment, 'id'>[] {
+function attachmentsOf(value: unknown, uploaded?: Map<string, Buffer>): Omit<StoredAttachment, 'id'>[] {
   if (!Array.isArray(value)) return [];
   const now = graphSeconds();
   return value.filter(isRecord).map((a) => ({
     name: typeof a.name === 'string' ? a.name : 'attachment',
     contentType: typeof a.contentType === 'string' ? a.contentType : 'application/octet-stream',
-    bytes: typeof a.contentBytes === 'string' ? Buffer.from(a.contentBytes, 'base64') : Buffer.alloc(0),
+    bytes: typeof a.contentBytes === 'string' ? Buffer.from(a.contentBytes, 'base64') : ((typeof a.id === 'string' ? uploaded?.get(a.id) : undefined) ?? Buffer.alloc(0)),
     isInline: a.isInline === true,
     contentId: typeof a.contentId === 'string' ? a.contentId : undefined,
     lastModifiedDateTime: now,

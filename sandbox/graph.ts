@@ -150,6 +150,8 @@ interface UploadSession {
   size: number;
   received: number;
   hash: Hash;
+  /** The bytes so far, so the mail can land in a sandbox mailbox with its attachment intact. */
+  chunks: Buffer[];
   expiresAt: Date;
 }
 
@@ -607,6 +609,7 @@ export class GraphMail {
       size: item.size,
       received: 0,
       hash: createHash('sha256'),
+      chunks: [],
       expiresAt: new Date(Date.now() + this.ctx.limits.uploadSessionLifetimeMs),
     };
     this.sessions.set(session.id, session);
@@ -663,6 +666,7 @@ export class GraphMail {
       return graphError(req, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     }
     session.hash.update(req.body);
+    session.chunks.push(Buffer.from(req.body));
     session.received = end + 1;
     if (session.received < session.size) {
       // As Outlook answers: the next start alone, no dash ("NextExpectedRanges":["2097152"] in
@@ -671,6 +675,7 @@ export class GraphMail {
     }
     this.sessions.delete(session.id);
     const attachmentId = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;
+    this.read.uploaded.set(attachmentId, Buffer.concat(session.chunks));
     pushAttachment(draft.message, {
       '@odata.type': '#microsoft.graph.fileAttachment',
       id: attachmentId,

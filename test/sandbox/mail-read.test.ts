@@ -112,6 +112,20 @@ describe('mail flow', () => {
     expect(landed?.conversationId).toBe(draft.data.conversationId);
     expect(sandbox.messages(ME, 'sentitems')).toHaveLength(1);
   });
+
+  test('an attachment uploaded through an upload session arrives with its bytes', async () => {
+    const file = Buffer.alloc(3_000_000, 7);
+    file.write('start', 0);
+    const draft = await post(`${base()}/messages`, message({ subject: 'Big', toRecipients: recipients(REPORTS) }));
+    const url = `${base()}/messages/${encodeURIComponent(draft.data.id as string)}`;
+    const session = await post(`${url}/attachments/createUploadSession`, { AttachmentItem: { attachmentType: 'file', name: 'big.bin', size: file.length } });
+    expect(session.status).toBe(201);
+    const put = await c.http.put(session.data.uploadUrl as string, file, { headers: { 'content-range': `bytes 0-${file.length - 1}/${file.length}`, 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(201);
+    expect((await post(`${url}/send`)).status).toBe(202);
+    const [landed] = sandbox.messages(REPORTS, 'inbox');
+    expect(landed.attachments).toEqual([expect.objectContaining({ name: 'big.bin', bytes: file.length, sha256: createHash('sha256').update(file).digest('hex') })]);
+  });
 });
 
 describe('messages and the delta query', () => {
