@@ -103,6 +103,22 @@ function preview(message: Record<string, unknown>): string {
   return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
 }
 
+/** The sender mailbox's Inbox as "email in" would see it (newest first, at most 100). */
+function inbox(api: ControlApi, mailbox: string): string {
+  const list = mailbox ? api.messages(mailbox, 'inbox') : [];
+  if (typeof list === 'string') return '';
+  const rows = list
+    .sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime))
+    .slice(0, 100)
+    .map((m) => `<tr><td>${escapeHtml(m.receivedDateTime.replace('T', ' ').replace('Z', ''))}</td><td>${escapeHtml(m.from ?? '')}</td><td>${escapeHtml(m.subject)}</td><td>${m.isRead ? 'read' : 'unread'}</td><td>${m.attachments.length}</td></tr>`)
+    .join('\n');
+  return `<h2>Inbox of ${escapeHtml(mailbox)}</h2>
+<table><thead><tr><th>received (UTC)</th><th>from</th><th>subject</th><th>state</th><th>attachments</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="5" class="muted">Empty.</td></tr>'}
+</tbody></table>`;
+}
+
 function page(api: ControlApi): string {
   const info = api.info();
   const stats = api.stats();
@@ -135,6 +151,7 @@ application <code>${escapeHtml(info.applicationId)}</code>, sender <code>${escap
 <tbody>
 ${rows || '<tr><td colspan="7" class="muted">No mail yet.</td></tr>'}
 </tbody></table>
+${inbox(api, info.senderEmail)}
 </body></html>`;
 }
 

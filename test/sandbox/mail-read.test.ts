@@ -352,5 +352,13 @@ describe('controls over HTTP', () => {
     expect((await c.http.post('/_sandbox/inject', { subject: 'no mailbox' })).status).toBe(400);
     expect((await c.http.post('/_sandbox/inject', { mailbox: 'nobody@example.com' })).status).toBe(400);
     expect((await c.http.get('/_sandbox/messages?mailbox=nobody@example.com')).status).toBe(404);
+
+    // The people's page shows the sender's Inbox, escaped.
+    sandbox.injectMail(ME, { subject: '<b>bold</b>', text: 'x' });
+    const html = (await c.http.get<string>('/_sandbox/')).data;
+    expect(html).toContain(`Inbox of ${ME}`);
+    expect(html).toContain('via http');
+    expect(html).toContain('&#60;b&#62;bold&#60;/b&#62;');
+    expect(html).not.toContain('<b>bold</b>');
   });
 });
