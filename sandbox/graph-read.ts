@@ -526,8 +526,11 @@ export class GraphRead {
     to = dedupe([...to, ...recipientsOf(msg.toRecipients), ...recipientsOf(params.torecipients)]);
     cc = dedupe([...cc, ...recipientsOf(msg.ccRecipients)]);
     const bcc = recipientsOf(msg.bccRecipients);
-    if (kind === 'forward' && !asDraft && to.length + cc.length + bcc.length === 0) {
-      return graphError(req, 400, 'ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+    // forward / createForward: "specify either the toRecipients parameter or the toRecipients
+    // property of the message parameter. Specifying both or specifying neither will return an HTTP
+    // 400" (https://learn.microsoft.com/graph/api/message-createforward, message-forward).
+    if (kind === 'forward' && (params.torecipients === undefined) === (msg.toRecipients === undefined)) {
+      return graphError(req, 400, 'ErrorInvalidRecipients', 'Specify either the toRecipients parameter or message.toRecipients, not both and not neither.');
     }
     const prefix = kind === 'forward' ? 'FW: ' : 'RE: ';
     const subject = new RegExp(`^${prefix.trim()}\\s`, 'i').test(original.subject) ? original.subject : `${prefix}${original.subject}`;

@@ -308,6 +308,9 @@ describe('reply, replyAll, forward', () => {
     const id = await incoming({ attachments: [{ name: 'a.txt', contentType: 'text/plain', contentBytes: Buffer.from('abc').toString('base64') }] });
     const url = `${base()}/messages/${encodeURIComponent(id)}`;
     expect((await post(`${url}/forward`, { comment: 'fyi' })).data).toMatchObject({ error: { code: 'ErrorInvalidRecipients' } });
+    const twice = await post(`${url}/forward`, { toRecipients: recipients(REPORTS), message: { toRecipients: recipients(REPORTS) } });
+    expect(twice.status).toBe(400);
+    expect((await post(`${url}/createForward`, {})).status).toBe(400);
     const both = await post(`${url}/reply`, { comment: 'x', message: { body: { contentType: 'text', content: 'y' } } });
     expect(both.status).toBe(400);
     const unknown = await post(`${base()}/messages/AAMkAGI2nope/reply`, { comment: 'x' });
@@ -335,8 +338,9 @@ describe('reply, replyAll, forward', () => {
     const [landed] = sandbox.messages(REPORTS, 'inbox');
     expect(landed).toMatchObject({ subject: 'RE: Order 42', conversationId: original.conversationId, internetMessageId: draft.data.internetMessageId });
     expect(landed.attachments.map((a) => a.name)).toEqual(['r.txt']);
-    const forward = await post(`${base()}/messages/${encodeURIComponent(id)}/createForward`, {});
-    expect(forward.data.subject).toBe('FW: Order 42');
+    const forward = await post(`${base()}/messages/${encodeURIComponent(id)}/createForward`, { message: { toRecipients: recipients('dan@example.com') } });
+    expect(forward.status).toBe(201);
+    expect(forward.data).toMatchObject({ subject: 'FW: Order 42', toRecipients: recipients('dan@example.com') });
   });
 });
 
