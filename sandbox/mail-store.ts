@@ -115,6 +115,9 @@ export function graphSeconds(date: Date = new Date()): string {
   return `${date.toISOString().slice(0, 19)}Z`;
 }
 
+/** Delta tokens (and rounds being paged) kept per mailbox, so long polling runs stay bounded in memory. */
+const MAX_SYNC_STATES = 2000;
+
 export class MailStore {
   private readonly mailboxes = new Map<string, MailboxStore>();
   private version = 0;
@@ -241,6 +244,7 @@ export class MailStore {
     }
     const skipToken = randomBytes(24).toString('base64url');
     box.pending.set(skipToken, { folderId, items, next: { folderId, seen: next, select } });
+    if (box.pending.size > MAX_SYNC_STATES) box.pending.delete(box.pending.keys().next().value as string);
     return skipToken;
   }
 
@@ -262,6 +266,8 @@ export class MailStore {
     }
     const deltaToken = randomBytes(24).toString('base64url');
     box.syncStates.set(deltaToken, round.next);
+    // Exchange does not keep sync states for ever either: the oldest go first (their use is a 410).
+    if (box.syncStates.size > MAX_SYNC_STATES) box.syncStates.delete(box.syncStates.keys().next().value as string);
     return { items, select: round.next.select, deltaToken };
   }
 

@@ -259,6 +259,10 @@ describe('permissions', () => {
       expect((await patch(`${base()}/messages/${encodeURIComponent(injected.id)}`, { isRead: true }, reader)).status).toBe(403);
       expect((await post(`${base()}/messages/${encodeURIComponent(injected.id)}/move`, { destinationId: 'archive' }, reader)).status).toBe(403);
       expect((await post(`${base()}/messages/${encodeURIComponent(injected.id)}/reply`, { comment: 'x' }, reader)).status).toBe(403);
+      // Mail.ReadBasic.All gives no body: the sandbox refuses it outright.
+      sandbox.setAppRoles(SANDBOX.noMailSendApplicationId, ['Mail.ReadBasic.All']);
+      const basic = await tokenFor(c, sandbox, SANDBOX.noMailSendApplicationId, SANDBOX.noMailSendClientSecret);
+      expect((await get(`${base()}/mailFolders/inbox/messages`, {}, basic)).status).toBe(403);
     } finally {
       sandbox.setAppRoles(SANDBOX.noMailSendApplicationId, ['User.Read.All']);
     }
@@ -356,6 +360,8 @@ describe('controls over HTTP', () => {
     expect((await c.http.post('/_sandbox/inject', { subject: 'no mailbox' })).status).toBe(400);
     expect((await c.http.post('/_sandbox/inject', { mailbox: 'nobody@example.com' })).status).toBe(400);
     expect((await c.http.get('/_sandbox/messages?mailbox=nobody@example.com')).status).toBe(404);
+    expect((await c.http.post('/_sandbox/expire-delta', { box: ME })).status).toBe(400);
+    expect((await c.http.post('/_sandbox/expire-delta', { mailbox: 'nobody@example.com' })).status).toBe(404);
 
     // The people's page shows the sender's Inbox, escaped.
     sandbox.injectMail(ME, { subject: '<b>bold</b>', text: 'x' });
