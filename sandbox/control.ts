@@ -4,6 +4,7 @@
  * listens on loopback only, and this surface also refuses any other peer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InjectMail, MailboxMessage } from './graph-read';
 import type { BlockedMailbox, Fault, FaultAction, FaultTarget, RecordedRequest, SandboxStats, SentMail } from './state';
 
 export interface ControlApi {
@@ -21,6 +22,12 @@ export interface ControlApi {
   revokeTokens(next: number): void;
   /** False when no app has this id. */
   setAppRoles(applicationId: string, roles: string[]): boolean;
+  /** Puts a mail from outside into a mailbox folder; the error text when it cannot. */
+  injectMail(mailbox: string, mail: InjectMail): MailboxMessage | string;
+  folders(mailbox: string): unknown[] | string;
+  messages(mailbox: string, folder?: string): MailboxMessage[] | string;
+  /** Forgets the mailbox's delta tokens: their next use answers 410. */
+  expireDeltaTokens(mailbox: string): number | string;
   info(): { url: string; tenantId: string; tenantDomain: string; applicationId: string; senderEmail: string };
 }
 
@@ -96,6 +103,22 @@ function preview(message: Record<string, unknown>): string {
   return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
 }
 
+/** The sender mailbox's Inbox as "email in" would see it (newest first, at most 100). */
+function inbox(api: ControlApi, mailbox: string): string {
+  const list = mailbox ? api.messages(mailbox, 'inbox') : [];
+  if (typeof list === 'string') return '';
+  const rows = list
+    .sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime))
+    .slice(0, 100)
+    .map((m) => `<tr><td>${escapeHtml(m.receivedDateTime.replace('T', ' ').replace('Z', ''))}</td><td>${escapeHtml(m.from ?? '')}</td><td>${escapeHtml(m.subject)}</td><td>${m.isRead ? 'read' : 'unread'}</td><td>${m.attachments.length}</td></tr>`)
+    .join('\n');
+  return `<h2>Inbox of ${escapeHtml(mailbox)}</h2>
+<table><thead><tr><th>received (UTC)</th><th>from</th><th>subject</th><th>state</th><th>attachments</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="5" class="muted">Empty.</td></tr>'}
+</tbody></table>`;
+}
+
 function page(api: ControlApi): string {
   const info = api.info();
   const stats = api.stats();
@@ -128,6 +151,7 @@ application <code>${escapeHtml(info.applicationId)}</code>, sender <code>${escap
 <tbody>
 ${rows || '<tr><td colspan="7" class="muted">No mail yet.</td></tr>'}
 </tbody></table>
+${inbox(api, info.senderEmail)}
 </body></html>`;
 }
 
@@ -251,6 +275,47 @@ export function handleControl(api: ControlApi, req: IncomingMessage, res: Server
         return;
       }
       send(res, 204, '');
+      return;
+    }
+    case 'POST /_sandbox/inject': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      const v = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+      if (!v || typeof v.mailbox !== 'string') {
+        json(400, { error: 'The body must be { "mailbox": "…", "subject": …, "from": …, "text" | "html": …, "attachments": [...] }.' });
+        return;
+      }
+      const result = api.injectMail(v.mailbox, v as InjectMail);
+      if (typeof result === 'string') json(400, { error: result });
+      else json(201, result);
+      return;
+    }
+    case 'GET /_sandbox/folders': {
+      const result = api.folders(query.get('mailbox') ?? '');
+      if (typeof result === 'string') json(404, { error: result });
+      else json(200, result);
+      return;
+    }
+    case 'GET /_sandbox/messages': {
+      const result = api.messages(query.get('mailbox') ?? '', query.get('folder') ?? undefined);
+      if (typeof result === 'string') json(404, { error: result });
+      else json(200, result);
+      return;
+    }
+    case 'POST /_sandbox/expire-delta': {
+      let mailbox: unknown;
+      try {
+        mailbox = (JSON.parse(body.toString('utf8')) as { mailbox?: unknown }).mailbox;
+      } catch {
+        mailbox = undefined;
+      }
+      const result = typeof mailbox === 'string' ? api.expireDeltaTokens(mailbox) : 'The body must be { "mailbox": "…" }.';
+      if (typeof result === 'string') json(typeof mailbox === 'string' ? 404 : 400, { error: result });
+      else json(200, { expired: result });
       return;
     }
     default:

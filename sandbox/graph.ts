@@ -7,11 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { SandboxApp } from './config';
 import type { Directory, ResolvedMailbox } from './directory';
+import { GraphRead, matchReadRoute, rolesFor } from './graph-read';
+import type { ConversationMeta, ReadOp } from './graph-read';
 import { graphError, header, jsonReply } from './http';
 import type { Reply, RequestContext } from './http';
 import type { AccessTokenClaims, TokenSigner } from './jwt';
 import { base64DecodedLength } from './schema';
 import type { GraphSchema } from './schema';
+import { MailStore } from './mail-store';
 import type { SandboxState, SentAttachment } from './state';
 
 const MiB = 1024 * 1024;
@@ -67,6 +70,7 @@ type MailboxRouteKind = 'sendMail' | 'createDraft' | 'draft' | 'addAttachment' |
 
 export type GraphRoute =
   | { kind: MailboxRouteKind; mailboxKey: string; messageId?: string; methods: string[] }
+  | { kind: 'read'; mailboxKey: string; op: ReadOp; methods: string[] }
   | { kind: 'me'; methods: string[] }
   | { kind: 'unknown'; segment: string; methods: string[] };
 
@@ -89,13 +93,16 @@ export function matchGraphRoute(path: string): GraphRoute | undefined {
   if (lower[0] !== 'users' || segments.length < 3) return unknown(segments.length < 3 ? segments.length - 1 : 0);
   const mailboxKey = segments[1];
   if (segments.length === 3 && lower[2] === 'sendmail') return { kind: 'sendMail', mailboxKey, methods: ['POST'] };
+  const read = matchReadRoute(segments, lower);
+  if (read) return { kind: 'read', mailboxKey, op: read.op, methods: read.methods };
   if (lower[2] !== 'messages') return unknown(2);
   if (segments.length === 3) return { kind: 'createDraft', mailboxKey, methods: ['POST'] };
   const messageId = segments[3];
-  if (segments.length === 4) return { kind: 'draft', mailboxKey, messageId, methods: ['GET', 'DELETE'] };
+  // GET/PATCH/DELETE of a message that is not one of the sandbox's drafts goes to the read side (handle).
+  if (segments.length === 4) return { kind: 'draft', mailboxKey, messageId, methods: ['GET', 'PATCH', 'DELETE'] };
   if (segments.length === 5 && lower[4] === 'send') return { kind: 'sendDraft', mailboxKey, messageId, methods: ['POST'] };
   if (lower[4] !== 'attachments') return unknown(4);
-  if (segments.length === 5) return { kind: 'addAttachment', mailboxKey, messageId, methods: ['POST'] };
+  if (segments.length === 5) return { kind: 'addAttachment', mailboxKey, messageId, methods: ['GET', 'POST'] };
   if (segments.length === 6 && lower[5] === 'createuploadsession') {
     return { kind: 'createUploadSession', mailboxKey, messageId, methods: ['POST'] };
   }
@@ -143,6 +150,8 @@ interface UploadSession {
   size: number;
   received: number;
   hash: Hash;
+  /** The bytes so far, so the mail can land in a sandbox mailbox with its attachment intact. */
+  chunks: Buffer[];
   expiresAt: Date;
 }
 
@@ -165,12 +174,26 @@ export class GraphMail {
   /** In-flight requests per app + mailbox, Graph's MailboxConcurrency unit. */
   private readonly inFlight = new Map<string, number>();
 
-  constructor(private readonly ctx: GraphContext) {}
+  /** Mailboxes' folders and messages, and the read routes over them. */
+  readonly read: GraphRead;
 
-  /** Forgets drafts and upload sessions (with the rest of the sandbox's state). */
+  constructor(private readonly ctx: GraphContext) {
+    this.read = new GraphRead(new MailStore(), {
+      createDraft: (_req, claims, mailbox, message, meta) => this.storeDraft(claims, mailbox, message, meta),
+      recordMail: (mail) => this.ctx.state.recordMail(mail),
+      schema: ctx.schema,
+      baseUrl: ctx.baseUrl,
+      directory: ctx.directory,
+    });
+    // Mail sent by any path lands in the recipients' sandbox mailboxes and the sender's Sent Items.
+    ctx.state.events.on('mail', (mail) => this.read.deliver(mail));
+  }
+
+  /** Forgets drafts, upload sessions and mailboxes' contents (with the rest of the sandbox's state). */
   reset(): void {
     this.drafts.clear();
     this.sessions.clear();
+    this.read.reset();
   }
 
   /** Resolves the mailbox behind a URL key for fault matching: address and id, when known. */
@@ -206,7 +229,14 @@ export class GraphMail {
     return result.claims;
   }
 
-  async handle(route: GraphRoute, req: RequestContext): Promise<Reply> {
+  async handle(matched: GraphRoute, req: RequestContext): Promise<Reply> {
+    let route = matched;
+    // Messages that are not drafts of this sandbox, and listing attachments, are the read side's.
+    if (route.kind === 'draft' && (req.method === 'PATCH' || !this.drafts.has(route.messageId ?? ''))) {
+      route = { kind: 'read', mailboxKey: route.mailboxKey, op: { op: 'message', id: route.messageId ?? '' }, methods: route.methods };
+    } else if (route.kind === 'addAttachment' && req.method === 'GET') {
+      route = { kind: 'read', mailboxKey: route.mailboxKey, op: { op: 'attachments', id: route.messageId ?? '' }, methods: route.methods };
+    }
     const claims = this.authenticate(req);
     if ('status' in claims) return claims;
     if (route.kind === 'unknown') {
@@ -224,8 +254,9 @@ export class GraphMail {
       return graphError(req, 401, 'NoPermissionsInAccessToken', 'The token contains no permissions, or permissions can not be understood.');
     }
     // sendMail and send need Mail.Send; drafts, attachments and uploads need Mail.ReadWrite.
-    const needed = route.kind === 'sendMail' || route.kind === 'sendDraft' ? 'Mail.Send' : 'Mail.ReadWrite';
-    if (!roles.includes(needed)) return graphError(req, 403, 'ErrorAccessDenied', ACCESS_DENIED);
+    // Read routes: see rolesFor in graph-read.ts.
+    const accepted = route.kind === 'read' ? rolesFor(route.op, req.method) : [route.kind === 'sendMail' || route.kind === 'sendDraft' ? 'Mail.Send' : 'Mail.ReadWrite'];
+    if (!accepted.some((r) => roles.includes(r))) return graphError(req, 403, 'ErrorAccessDenied', ACCESS_DENIED);
 
     const tenant = this.ctx.directory.tenantById(claims.tid);
     const app: SandboxApp | undefined = tenant ? this.ctx.directory.app(tenant, claims.appid) : undefined;
@@ -261,6 +292,8 @@ export class GraphMail {
         return this.createUploadSession(req, mailbox, route.messageId ?? '');
       case 'sendDraft':
         return this.sendDraft(req, claims, mailbox, route.messageId ?? '');
+      case 'read':
+        return this.read.handle(route.op, req, claims, mailbox);
     }
   }
 
@@ -448,6 +481,10 @@ export class GraphMail {
       ccRecipients: m.ccRecipients ?? [],
       bccRecipients: m.bccRecipients ?? [],
       replyTo: m.replyTo ?? [],
+      // A draft has its thread and Internet ids before it is sent (kept when it is delivered).
+      internetMessageId: this.read.draftMeta(draft.id).internetMessageId,
+      conversationId: this.read.draftMeta(draft.id).conversationId,
+      conversationIndex: this.read.draftMeta(draft.id).conversationIndex,
     };
   }
 
@@ -470,6 +507,13 @@ export class GraphMail {
     const attachments = this.inlineAttachments(message);
     const bytes = attachments.reduce((sum, a) => sum + a.size, 0);
     if (bytes > this.ctx.limits.maxMessageBytes) return this.tooBig(req);
+    return this.storeDraft(claims, mailbox, message);
+  }
+
+  /** Keeps a draft and answers 201 with it (POST /messages, and createReply / createForward with their thread). */
+  private storeDraft(claims: AccessTokenClaims, mailbox: ResolvedMailbox, message: Record<string, unknown>, meta?: ConversationMeta): Reply {
+    const attachments = this.inlineAttachments(message);
+    const bytes = attachments.reduce((sum, a) => sum + a.size, 0);
     const draft: Draft = {
       id: newMessageId(),
       tenantId: claims.tid,
@@ -482,6 +526,7 @@ export class GraphMail {
       changeKey: randomBytes(12).toString('base64'),
     };
     this.drafts.set(draft.id, draft);
+    if (meta) this.read.meta.set(draft.id, meta);
     return jsonReply(201, this.draftJson(draft), {
       location: `${this.ctx.baseUrl()}/v1.0/users/${encodeURIComponent(mailbox.address)}/messages/${encodeURIComponent(draft.id)}`,
     });
@@ -564,6 +609,7 @@ export class GraphMail {
       size: item.size,
       received: 0,
       hash: createHash('sha256'),
+      chunks: [],
       expiresAt: new Date(Date.now() + this.ctx.limits.uploadSessionLifetimeMs),
     };
     this.sessions.set(session.id, session);
@@ -620,6 +666,7 @@ export class GraphMail {
       return graphError(req, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     }
     session.hash.update(req.body);
+    session.chunks.push(Buffer.from(req.body));
     session.received = end + 1;
     if (session.received < session.size) {
       // As Outlook answers: the next start alone, no dash ("NextExpectedRanges":["2097152"] in
@@ -628,6 +675,7 @@ export class GraphMail {
     }
     this.sessions.delete(session.id);
     const attachmentId = `AAMkAGI2${randomBytes(48).toString('base64url')}=`;
+    this.read.uploaded.set(attachmentId, Buffer.concat(session.chunks));
     pushAttachment(draft.message, {
       '@odata.type': '#microsoft.graph.fileAttachment',
       id: attachmentId,

@@ -22,6 +22,7 @@ import type { ControlApi } from './control';
 import { Directory } from './directory';
 import { DEFAULT_LIMITS, GraphMail, matchGraphRoute, matchUploadRoute } from './graph';
 import type { GraphLimits, GraphRoute, UploadRoute } from './graph';
+import type { InjectMail, MailboxMessage } from './graph-read';
 import { defaultEntraError, defaultGraphCode, entraError, graphError, header, jsonReply, readBody } from './http';
 import type { Reply, RequestContext } from './http';
 import { TokenSigner } from './jwt';
@@ -35,6 +36,7 @@ export { SANDBOX, defaultDirectory } from './config';
 export type { SandboxApp, SandboxDirectory, SandboxMailbox, SandboxSecret, SandboxTenant } from './config';
 export type { BlockedMailbox, Fault, FaultAction, FaultTarget, RecordedRequest, SandboxEvents, SandboxStats, SentAttachment, SentMail, TypedEmitter } from './state';
 export type { GraphLimits } from './graph';
+export type { InjectMail, MailboxMessage } from './graph-read';
 export { DEFAULT_LIMITS } from './graph';
 export type { ClientCertificate } from './ca';
 export { ensureCa } from './ca';
@@ -97,6 +99,14 @@ export interface Sandbox {
   revokeTokens(options?: { next?: number }): void;
   /** Changes an app's consented roles (an admin granting or removing a permission); new tokens carry them. */
   setAppRoles(applicationId: string, roles: string[]): void;
+  /** Puts a mail from outside into a mailbox's folder (default Inbox); throws on a bad input. */
+  injectMail(mailbox: string, mail: InjectMail): MailboxMessage;
+  /** A mailbox's folders with their counts. */
+  mailFolders(mailbox: string): { id: string; displayName: string; wellKnownName?: string; parentFolderId: string; totalItemCount: number; unreadItemCount: number }[];
+  /** A mailbox's messages, of one folder (id, well-known name or path such as `Inbox/Orders`) or all. */
+  messages(mailbox: string, folder?: string): MailboxMessage[];
+  /** Forgets every delta token of a mailbox: their next use answers 410 SyncStateNotFound. */
+  expireDeltaTokens(mailbox: string): void;
   /** Clears mail, drafts, counters, the request log, issued tokens and faults. */
   reset(): void;
   /** Stops listening and ends every socket: keep-alive, hung and half-open ones. */
@@ -210,6 +220,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (!app) return false;
       app.roles = [...roles];
       return true;
+    },
+    injectMail: (mailbox, mail) => {
+      const box = directory.anyMailbox(mailbox);
+      if (!box) return `no sandbox mailbox ${mailbox}`;
+      const stored = graph.read.inject(box.address, mail);
+      if (typeof stored === 'string') return stored;
+      return (graph.read.listMessages(box.address) as MailboxMessage[]).find((m) => m.immutableId === stored.immutableId) as MailboxMessage;
+    },
+    folders: (mailbox) => {
+      const box = directory.anyMailbox(mailbox);
+      return box ? graph.read.store.summary(box.address) : `no sandbox mailbox ${mailbox}`;
+    },
+    messages: (mailbox, folder) => {
+      const box = directory.anyMailbox(mailbox);
+      return box ? graph.read.listMessages(box.address, folder) : `no sandbox mailbox ${mailbox}`;
+    },
+    expireDeltaTokens: (mailbox) => {
+      const box = directory.anyMailbox(mailbox);
+      return box ? graph.read.store.expireDeltaTokens(box.address) : `no sandbox mailbox ${mailbox}`;
     },
     info: () => ({
       url: baseUrl,
@@ -447,6 +476,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     setTokenLifetime(seconds) {
       tokenLifetime = seconds;
+    },
+    injectMail(mailbox, mail) {
+      const result = control.injectMail(mailbox, mail);
+      if (typeof result === 'string') throw new Error(result);
+      return result;
+    },
+    mailFolders(mailbox) {
+      const result = control.folders(mailbox);
+      if (typeof result === 'string') throw new Error(result);
+      return result as ReturnType<Sandbox['mailFolders']>;
+    },
+    messages(mailbox, folder) {
+      const result = control.messages(mailbox, folder);
+      if (typeof result === 'string') throw new Error(result);
+      return result;
+    },
+    expireDeltaTokens(mailbox) {
+      const result = control.expireDeltaTokens(mailbox);
+      if (typeof result === 'string') throw new Error(result);
     },
     reset: control.reset,
     close() {

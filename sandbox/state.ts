@@ -4,7 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 
-export type MailPath = 'sendMail' | 'uploadSession';
+/** How a mail left: sendMail, a draft's send, or reply / replyAll / forward on a message. */
+export type MailPath = 'sendMail' | 'uploadSession' | 'reply' | 'replyAll' | 'forward';
 
 /** One attachment of a sent mail, decoded: enough to check names, sizes and content. */
 export interface SentAttachment {
