@@ -60,7 +60,8 @@ function loadEditor(files: string[], configs: Array<Record<string, unknown>> = [
   context.window = context;
   vm.runInContext(fs.readFileSync(EDITOR_JS, 'utf8'), context, { filename: EDITOR_JS });
   for (const file of files) {
-    const html = fs.readFileSync(path.join(root, 'nodes', file), 'utf8');
+    // The built file, as Node-RED serves it: the build writes lib's task defaults into it.
+    const html = fs.readFileSync(path.join(root, 'dist', 'nodes', file), 'utf8');
     expect(html).toContain('<script type="text/javascript" src="resources/node-red-contrib-office365-mail/editor.js"></script>');
     expect(html).toContain('<link rel="stylesheet" href="resources/node-red-contrib-office365-mail/editor.css">');
     for (const [, script] of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
