@@ -1,9 +1,11 @@
 /**
- * One axios instance per connection, with a keep-alive agent shared by Graph calls and by MSAL
- * (through MsalNetworkClient), so every request of a connection reuses the same few TLS sockets.
- * The agent also carries the connection's network setup: an outbound proxy (the connection's own,
+ * One axios instance per connection on a keep-alive agent (an HttpPool) that Graph calls and MSAL
+ * (through MsalNetworkClient) use alike; connections with the same network setup share one pool,
+ * so a thousand connections reuse the same few TLS sockets. The agent carries the network setup: an outbound proxy (the connection's own,
  * or HTTPS_PROXY / NO_PROXY as Node-RED's http request node reads them) and extra trusted CAs.
  */
+import { createHmac, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -19,7 +21,7 @@ export interface HttpClient {
   readonly axios: AxiosInstance;
   /** `host:port` of the proxy a request to `url` goes through, or undefined when it goes direct. */
   proxyFor?(url: string): string | undefined;
-  /** Ends every socket; the client is not used afterwards. */
+  /** Aborts this client's requests in flight and gives its sockets back (ends them when they are its own); not used afterwards. */
   destroy(): void;
 }
 
@@ -41,7 +43,27 @@ export interface NetworkOptions {
 /** Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one. */
 const IDLE_TIMEOUT_MS = 30_000;
 
-export function createHttpClient(network: NetworkOptions = {}): HttpClient {
+/**
+ * Sockets per host of a pool shared by many connections. Each mailbox still has at most 4 requests
+ * in flight (its limiter); the pool bounds the TLS connections all mailboxes use together. Measured
+ * in bench/ (scale): 1,000 mailboxes sending at once over 16 sockets.
+ */
+export const SHARED_POOL_SOCKETS = 16;
+
+/**
+ * The sockets of one network setup (proxy, CA): Node's agent keeps a pool per host inside it, so
+ * one HttpPool serves Graph, the upload host and the login host. Shared by every connection with
+ * the same setup through the registry; destroyed by the last one (see Registry.pools).
+ */
+export interface HttpPool {
+  readonly agent: https.Agent;
+  /** `host:port` of the proxy a request to `url` goes through, or undefined when it goes direct. */
+  proxyFor(url: string): string | undefined;
+  /** Ends every socket and pending tunnel. */
+  destroy(): void;
+}
+
+export function createHttpPool(network: NetworkOptions = {}): HttpPool {
   const secureContext = network.caBundle?.length ? trustContext(network.caBundle) : undefined;
   const route = proxyRoute(network);
   const options: https.AgentOptions = {
@@ -52,20 +74,8 @@ export function createHttpClient(network: NetworkOptions = {}): HttpClient {
   };
   // No proxy anywhere: Node's own agent, nothing in the path.
   const agent = route ? new TunnellingAgent(route, options, secureContext) : new https.Agent(options);
-  const instance = axios.create({
-    httpsAgent: agent,
-    // Graph answers sendMail with 202 and never redirects: skipping follow-redirects saves CPU.
-    maxRedirects: 0,
-    // Proxies are handled by the agent; axios' own env handling would break CONNECT for https.
-    proxy: false,
-    // Every status is an answer to classify, not an exception.
-    validateStatus: () => true,
-    // Error bodies are parsed by us; no size limit beyond Graph's own.
-    maxContentLength: Infinity,
-    maxBodyLength: Infinity,
-  });
   return {
-    axios: instance,
+    agent,
     proxyFor: (url) => {
       if (!route) return undefined;
       try {
@@ -76,6 +86,76 @@ export function createHttpClient(network: NetworkOptions = {}): HttpClient {
       }
     },
     destroy: () => agent.destroy(),
+  };
+}
+
+/**
+ * What makes two pools interchangeable: the proxy (with its password), the CA bundle, the socket
+ * cap and the proxy environment as it is now (a changed HTTPS_PROXY gives a new pool). A hash, so
+ * the proxy password is not held as a readable key.
+ */
+export function poolKey(network: NetworkOptions): string {
+  const env = ENV_PROXY_NAMES.concat(['no_proxy', 'NO_PROXY']).map((name) => process.env[name] ?? '');
+  return digest(['pool', network.proxyUrl ?? '', network.proxyPassword ?? '', ...(network.caBundle ?? []), String(network.maxSockets ?? ''), ...env]);
+}
+
+/** Registry keys are HMACs under a key of this process: a secret is never held as a readable (or guessable) key. */
+const KEY_SECRET = randomBytes(32);
+
+/** HMAC-SHA-256 over length-prefixed parts: no two different lists give the same input. */
+export function digest(parts: readonly string[]): string {
+  const hash = createHmac('sha256', KEY_SECRET);
+  for (const part of parts) hash.update(`${part.length}:${part}`);
+  return hash.digest('base64url');
+}
+
+/** A connection's own client on its own pool: destroy() ends the pool's sockets. */
+export function createHttpClient(network: NetworkOptions = {}): HttpClient {
+  const pool = createHttpPool(network);
+  return clientOn(pool, () => pool.destroy());
+}
+
+/**
+ * A connection's client on a pool it shares: its own axios instance whose requests all carry the
+ * connection's abort signal. destroy() aborts this connection's requests only (others' requests on
+ * the same sockets go on) and hands the pool back with `release`.
+ */
+export function clientOn(pool: HttpPool, release: () => void): HttpClient {
+  const own = new AbortController();
+  // Every request in flight listens on it; many at once is expected.
+  setMaxListeners(0, own.signal);
+  const instance = axios.create({
+    httpsAgent: pool.agent,
+    // Graph answers sendMail with 202 and never redirects: skipping follow-redirects saves CPU.
+    maxRedirects: 0,
+    // Proxies are handled by the agent; axios' own env handling would break CONNECT for https.
+    proxy: false,
+    // Every status is an answer to classify, not an exception.
+    validateStatus: () => true,
+    // Error bodies are parsed by us; no size limit beyond Graph's own.
+    maxContentLength: Infinity,
+    maxBodyLength: Infinity,
+  });
+  instance.interceptors.request.use(
+    (config) => {
+      const signal = config.signal as AbortSignal | undefined;
+      config.signal = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
+      return config;
+    },
+    undefined,
+    // No promise hop per request.
+    { synchronous: true },
+  );
+  let destroyed = false;
+  return {
+    axios: instance,
+    proxyFor: (url) => pool.proxyFor(url),
+    destroy: () => {
+      if (destroyed) return;
+      destroyed = true;
+      own.abort();
+      release();
+    },
   };
 }
 
@@ -129,7 +209,7 @@ function extraCertificatesFromEnv(): string[] {
   }
 }
 
-/** Built once per connection: every TLS connection of the agent shares it. */
+/** Built once per pool: every TLS connection of the agent shares it. */
 function trustContext(caBundle: readonly string[]): tls.SecureContext {
   return tls.createSecureContext({ ca: trustedCertificates(caBundle) });
 }
