@@ -75,6 +75,10 @@ export interface Sandbox {
   /** Resolves once `count` mails were sent (by `mailbox`, if named); rejects if the sandbox closes first. */
   waitForMail(count: number, mailbox?: string): Promise<SentMail[]>;
   stats(): SandboxStats;
+  /** TCP connections open now (TLS or not, any client): a closed client leaves none behind. */
+  openConnections(): number;
+  /** Resolves once at most `count` connections are open (the `connection-closed` event drives it). */
+  waitForOpenConnections(count: number): Promise<void>;
   issuedTokens(): string[];
   requests(): RecordedRequest[];
   /** Drafts and upload sessions still open. */
@@ -378,7 +382,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      state.events.emit('connection-closed', sockets.size);
+    });
   });
   server.on('secureConnection', () => state.count('tlsConnections'));
   // A client that drops the connection mid-request is normal here (faults, timeouts).
@@ -433,6 +440,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
     },
     stats: () => state.stats(),
+    openConnections: () => sockets.size,
+    waitForOpenConnections(count) {
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (sockets.size > count) return;
+          state.events.off('connection-closed', check);
+          resolve();
+        };
+        state.events.on('connection-closed', check);
+        check();
+      });
+    },
     issuedTokens: () => [...state.tokens],
     requests: () => [...state.requestLog],
     openItems: () => graph.openItems(),
