@@ -165,4 +165,30 @@ describe('tokens and HTTP pools shared across connection nodes', () => {
     // One token at first, one refresh after the revocation: not one per connection.
     expect(sandbox.stats().tokenRequests).toBe(2);
   });
+
+  it("closing one connection leaves the shared sockets to the others: another connection's mail in flight on them is delivered", async () => {
+    const { flow, credentials } = flowWith([MAIN_APP, MAIN_APP]);
+    await helper.load([connectionNode, emailTaskNode], flow, credentials);
+    const registry = registryOf();
+    // Connection 2's mail stays in flight while connection 1 closes (its own close is immediate: nothing in flight).
+    sandbox.addFault({ target: 'sendMail', mailbox: manySendersAddress(2), delayMs: 1500, times: 1 });
+    const arrived = new Promise<void>((resolve) => {
+      sandbox.events.on('request', (r) => {
+        if (r.target === 'graph' && r.path.includes(manySendersAddress(2))) resolve();
+      });
+    });
+    const outcome = new Promise<{ sent?: OutMsg; failed?: OutMsg }>((resolve) => {
+      helper.getNode('ok2').on('input', (msg: OutMsg) => resolve({ sent: msg }));
+      helper.getNode('fail2').on('input', (msg: OutMsg) => resolve({ failed: msg }));
+    });
+    helper.getNode('e2').receive({ to: 'ada@example.com', topic: 'in flight', payload: 'x' });
+    await arrived;
+    const replaced = flowWith([MAIN_APP, MAIN_APP]).flow.map((n) => (n.id === 'c1' ? { ...n, name: 'renamed' } : n));
+    await helper.setFlows(replaced, 'nodes', credentials);
+    expect(registry.pools.size).toBe(1);
+    const { sent, failed } = await outcome;
+    expect(failed?.error).toBeUndefined();
+    expect(sent?.topic).toBe('in flight');
+    expect(sandbox.mail(manySendersAddress(2))).toHaveLength(1);
+  });
 });
