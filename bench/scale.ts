@@ -23,6 +23,7 @@ import { SHARED_POOL_SOCKETS } from '../nodes/lib/http';
 import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess } from './lib/node-red-process';
+import { formatSummary, summarise } from './lib/profile-summary';
 import { fixed } from './lib/stats';
 
 function intFromEnv(name: string, fallback: number): number {
@@ -37,6 +38,8 @@ const N = intFromEnv('BENCH_SCALE_N', 1000);
 const APPS = intFromEnv('BENCH_SCALE_APPS', 100);
 const LATENCY_MS = intFromEnv('BENCH_SCALE_LATENCY', 100);
 const RESULTS_DIR = path.join(__dirname, 'results');
+/** BENCH_SCALE_PROFILE=1: a CPU profile of the Node-RED process over the 1,000 mails (bench/results/profiles/scale.cpuprofile). */
+const PROFILE = process.env.BENCH_SCALE_PROFILE === '1';
 const MB = 1024 * 1024;
 
 const TAB = 'sca1e000000000001';
@@ -44,12 +47,24 @@ const TRIGGER = 'sca1e000000000002';
 const FAN = 'sca1e000000000003';
 const COLLECT = 'sca1e000000000004';
 const RESPONSE = 'sca1e000000000005';
+const MEMORY_IN = 'sca1e000000000006';
+const MEMORY_FN = 'sca1e000000000007';
 
 /** Starts a run: remembers the HTTP request, then one message to every task (one output wired to all). */
 const FAN_JS = `
 const bench = global.get('bench');
-flow.set('run', { req: msg.req, res: msg.res, n: Number(msg.payload.n), done: 0, failed: 0, codes: {}, t0: bench.now(), cpu0: bench.cpu() });
-return { to: 'ada@example.com', topic: 'scale', payload: 'One mail from every mailbox at once.' };
+const run = { req: msg.req, res: msg.res, n: Number(msg.payload.n), done: 0, failed: 0, codes: {}, profile: msg.payload.profileFile };
+flow.set('run', run);
+const go = () => {
+  run.t0 = bench.now();
+  run.cpu0 = bench.cpu();
+  node.send({ to: 'ada@example.com', topic: 'scale', payload: 'One mail from every mailbox at once.' });
+};
+if (run.profile) {
+  run.profiler = bench.startProfile();
+  run.profiler.started.then(go);
+} else go();
+return null;
 `;
 
 /** Counts what leaves the tasks (both outputs); answers the HTTP request when all have. */
@@ -67,8 +82,11 @@ if (msg.error) {
 if (run.done < run.n) return null;
 const cpu = bench.cpu(run.cpu0);
 flow.set('run', undefined);
-return { req: run.req, res: run.res, payload: { sent: run.n - run.failed, failed: run.failed, codes: run.codes, firstError: run.firstError,
+const answer = { req: run.req, res: run.res, payload: { sent: run.n - run.failed, failed: run.failed, codes: run.codes, firstError: run.firstError,
   elapsedMs: bench.now() - run.t0, cpuUserUs: cpu.user, cpuSystemUs: cpu.system } };
+if (!run.profiler) return answer;
+run.profiler.stop(run.profile).then(() => node.send(answer));
+return null;
 `;
 
 interface Connection {
@@ -86,6 +104,8 @@ function scaleFlow(sandboxUrl: string, connections: readonly Connection[]): Flow
     { id: FAN, type: 'function', z: TAB, name: 'fan out', func: FAN_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 40, wires: [tasks] },
     { id: COLLECT, type: 'function', z: TAB, name: 'collect', func: COLLECT_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 700, y: 40, wires: [[RESPONSE]] },
     { id: RESPONSE, type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 880, y: 40, wires: [] },
+    { id: MEMORY_IN, type: 'http in', z: TAB, name: '', url: '/bench/memory', method: 'get', upload: false, swaggerDoc: '', x: 120, y: 100, wires: [[MEMORY_FN]] },
+    { id: MEMORY_FN, type: 'function', z: TAB, name: 'memory', func: "msg.payload = global.get('bench').memory(); return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 100, wires: [[RESPONSE]] },
   ];
   connections.forEach((c, i) => {
     const connection = `sca1e2${String(i).padStart(11, '0')}`;
@@ -123,6 +143,34 @@ interface RunAnswer {
   cpuSystemUs: number;
 }
 
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  spaces: Record<string, number>;
+}
+
+async function memoryOf(nr: NodeRedProcess): Promise<Memory> {
+  const res = await fetch(`${nr.url}/bench/memory`);
+  if (!res.ok) throw new Error(`GET /bench/memory answered ${res.status}`);
+  return (await res.json()) as Memory;
+}
+
+/** MB, rounded to 0.1, of the difference of each figure. */
+function growth(before: Memory, after: Memory): Record<string, number> {
+  const mb = (n: number): number => Math.round((n / MB) * 10) / 10;
+  const out: Record<string, number> = {
+    rss: mb(after.rss - before.rss),
+    heapUsed: mb(after.heapUsed - before.heapUsed),
+    heapTotal: mb(after.heapTotal - before.heapTotal),
+    external: mb(after.external - before.external),
+  };
+  for (const [space, size] of Object.entries(after.spaces)) out[`space ${space}`] = mb(size - (before.spaces[space] ?? 0));
+  return out;
+}
+
 interface PartResult {
   connections: number;
   apps: number;
@@ -142,20 +190,26 @@ interface PartResult {
   rssBeforeMb: number;
   rssAfterDeployMb: number;
   rssAfterMailsMb: number;
+  /** What grew, in MB, for the deploy and for the mails: RSS, V8's heap (used, reserved, by space), buffers. */
+  deployGrowth: Record<string, number>;
+  mailsGrowth: Record<string, number>;
 }
 
-async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[]): Promise<PartResult> {
+async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], profileFile?: string): Promise<PartResult> {
+  const memBefore = await memoryOf(nr);
   const rssBefore = rssOf(nr.pid);
   const t0 = performance.now();
   await nr.deploy(scaleFlow(sandbox.url, connections));
   const deployMs = performance.now() - t0;
   const rssAfterDeploy = rssOf(nr.pid);
+  const memDeployed = await memoryOf(nr);
   // Counters from here: the previous deploy's closed connections are not this part's.
   sandbox.reset();
-  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length }) });
+  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile }) });
   if (!res.ok) throw new Error(`The scale run answered ${res.status}: ${await res.text()}\n${nr.recentOutput()}`);
   const answer = (await res.json()) as RunAnswer;
   const rssAfterMails = rssOf(nr.pid);
+  const memAfter = await memoryOf(nr);
   const stats = sandbox.stats();
   const perSender = new Map<string, number>();
   for (const mail of sandbox.mail()) perSender.set(mail.sender.toLowerCase(), (perSender.get(mail.sender.toLowerCase()) ?? 0) + 1);
@@ -185,6 +239,8 @@ async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly 
     rssBeforeMb: rssBefore / MB,
     rssAfterDeployMb: rssAfterDeploy / MB,
     rssAfterMailsMb: rssAfterMails / MB,
+    deployGrowth: growth(memBefore, memDeployed),
+    mailsGrowth: growth(memDeployed, memAfter),
   };
 }
 
@@ -207,7 +263,12 @@ async function main(): Promise<void> {
     // deploy is the connections' own.
     await nr.deploy(scaleFlow(sandbox.url, []));
     const oneApp = Array.from({ length: N }, (_, i) => ({ applicationId: SANDBOX.applicationId, clientSecret: SANDBOX.clientSecret, sender: manySendersAddress(i + 1) }));
-    const many = await part(nr, sandbox, oneApp);
+    let profileFile: string | undefined;
+    if (PROFILE) {
+      fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+      profileFile = path.join(RESULTS_DIR, 'profiles', 'scale.cpuprofile');
+    }
+    const many = await part(nr, sandbox, oneApp, profileFile);
     const manyApps = Array.from({ length: APPS }, (_, i) => ({ applicationId: manyAppsId(i + 1), clientSecret: manyAppsSecret(i + 1), sender: manySendersAddress(i + 1) }));
     const multi = await part(nr, sandbox, manyApps);
     await nr.stop();
@@ -229,6 +290,8 @@ async function main(): Promise<void> {
       `${N} connections, one app, ${N} mailboxes, one mail each at once:`,
       `  deploy ${fixed(many.deployMs, 0)} ms, all mails out in ${fixed(many.sendMs, 0)} ms, ${fixed(many.cpuMsPerMail, 3)} ms CPU per mail (Node-RED)`,
       `  RSS ${fixed(many.rssBeforeMb, 1)} MB → ${fixed(many.rssAfterDeployMb, 1)} MB deployed (+${fixed(many.rssAfterDeployMb - many.rssBeforeMb, 1)}) → ${fixed(many.rssAfterMailsMb, 1)} MB after the mails`,
+      `  grew for the deploy: ${JSON.stringify(many.deployGrowth)}`,
+      `  grew for the mails:  ${JSON.stringify(many.mailsGrowth)}`,
       `  token requests        ${many.tokenRequests}  (goal 1)  ${verdict(goals.tokenRequests.met)}`,
       `  TLS connections       ${many.tlsConnections}  (goal ≤ ${SHARED_POOL_SOCKETS})  ${verdict(goals.tlsConnections.met)}`,
       `  RSS growth            ${fixed(rssGrowthMb, 1)} MB  (goal ≤ 40)  ${verdict(goals.rssGrowthMb.met)}`,
@@ -241,6 +304,7 @@ async function main(): Promise<void> {
       `  delivered             ${multi.delivered} of ${APPS} (failed: ${multi.failed})`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
     const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, goals };
     fs.writeFileSync(path.join(RESULTS_DIR, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
     // Run alone, it updates latest.json's `scale` entry; `npm run bench` copies scale.json in.

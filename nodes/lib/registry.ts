@@ -244,8 +244,11 @@ export class MailboxRegistry {
   }
 
   acquire(id: MailboxIdentity, guards: MailboxGuards = {}): MailboxLease {
-    this.pruneLogs();
-    const { value: limits, release } = this.table.acquire(mailboxKey(id));
+    // A full sweep per acquire made 1,000 connections' first mails quadratic: sweep only when the
+    // kept logs outnumber the mailboxes in use (amortised constant).
+    if (this.logs.size > 2 * this.table.size + 16) this.pruneLogs();
+    const key = mailboxKey(id);
+    const { value: limits, release } = this.table.acquire(key);
     // Each lease adds its own object, so two connections with equal values both count.
     const own: MailboxGuards = { ...guards };
     limits.addGuards(own);
@@ -257,7 +260,7 @@ export class MailboxRegistry {
         released = true;
         limits.removeGuards(own);
         release();
-        this.pruneLogs();
+        this.pruneLog(key);
       },
     };
   }
@@ -273,9 +276,12 @@ export class MailboxRegistry {
 
   /** Drops the logs no connection uses that hold nothing from the last 24 h. */
   private pruneLogs(): void {
-    for (const [key, log] of this.logs) {
-      if (log.total() === 0 && !this.table.has(key)) this.logs.delete(key);
-    }
+    for (const key of this.logs.keys()) this.pruneLog(key);
+  }
+
+  private pruneLog(key: string): void {
+    const log = this.logs.get(key);
+    if (log && log.total() === 0 && !this.table.has(key)) this.logs.delete(key);
   }
 }
 
