@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -58,6 +59,12 @@ export interface SandboxOptions {
    * Default: the sandbox's own URL.
    */
   uploadHost?: string;
+  /**
+   * Speak HTTP/2 as well (ALPN `h2`; HTTP/1.1 clients are still served), as Microsoft Graph does:
+   * "Microsoft Graph supports HTTP/2" (https://learn.microsoft.com/graph/best-practices-concept).
+   * For measuring one multiplexed session per host against the HTTP/1.1 pool.
+   */
+  http2?: boolean;
 }
 
 export interface Sandbox {
@@ -370,15 +377,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     write(res, reply, common);
   }
 
-  const server = https.createServer({
-    key: leaf.keyPem,
-    cert: leaf.certPem,
-    // Clients keep connections in their pool without an idle limit; a long server-side idle
-    // timeout keeps the race (server closes as client reuses) rare.
-    keepAliveTimeout: 120_000,
-    // Hung requests must stay hung until close() or the client's own timeout.
-    requestTimeout: 0,
-  });
+  const server = options.http2
+    ? // The compatibility API hands the same (req, res) shape to the handler for h2 and HTTP/1.1.
+      (http2.createSecureServer({ key: leaf.keyPem, cert: leaf.certPem, allowHTTP1: true }) as unknown as https.Server)
+    : https.createServer({
+        key: leaf.keyPem,
+        cert: leaf.certPem,
+        // Clients keep connections in their pool without an idle limit; a long server-side idle
+        // timeout keeps the race (server closes as client reuses) rare.
+        keepAliveTimeout: 120_000,
+        // Hung requests must stay hung until close() or the client's own timeout.
+        requestTimeout: 0,
+      });
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
