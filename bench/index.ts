@@ -201,6 +201,15 @@ async function runExtra(name: string, env: NodeJS.ProcessEnv = process.env): Pro
   return { name, file: path.relative(ROOT, file), exitCode, output };
 }
 
+/** bench:scale's figures (it writes them to results/scale.json), when it ran. */
+function readScale(): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, 'scale.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function goalLine(label: string, value: string, goal: string, met: boolean | undefined): string {
   const verdict = met === undefined ? '' : met ? '  goal met' : '  GOAL MISSED';
   return `${label}: ${value}${goal ? `  (goal ${goal})` : ''}${verdict}`;
@@ -288,7 +297,9 @@ async function main(): Promise<void> {
 
   const extras: Awaited<ReturnType<typeof runExtra>>[] = [];
   if (EXTRAS) {
-    for (const name of ['attachments', 'throttle']) {
+    // A failed scale run must not leave an earlier run's figures to be copied in.
+    fs.rmSync(path.join(RESULTS_DIR, 'scale.json'), { force: true });
+    for (const name of ['attachments', 'throttle', 'scale']) {
       if (fs.existsSync(path.join(__dirname, `${name}.ts`))) extras.push(await runExtra(name));
     }
   }
@@ -319,12 +330,12 @@ async function main(): Promise<void> {
   });
   const header = ['scenario', 'msgs/s', 'CPU ms/msg', 'CPU of', 'connections', 'conn/1000 mails', 'token requests'];
   const cpuVsAxios = median(perRound('us', 'axios', 'cpuMsPerMsg'));
+  const cpuVsAxiosInNodeRed = median(perRound('us', 'axiosInNodeRed', 'cpuMsPerMsg'));
   const cpuVsEmail = median(perRound('us', 'emailNode', 'cpuMsPerMsg'));
   const rateVsEmail = median(perRound('us', 'emailNode', 'msgsPerSec'));
   const cpuVsHttps = median(perRound('us', 'https', 'cpuMsPerMsg'));
   // The same lean client in the same Node-RED process: what the email task adds, apart from what
   // the larger process costs any HTTP client.
-  const cpuVsAxiosInNodeRed = median(perRound('us', 'axiosInNodeRed', 'cpuMsPerMsg'));
   const axiosInNodeRedVsAxios = median(perRound('axiosInNodeRed', 'axios', 'cpuMsPerMsg'));
   // What the email task and its HTTP client add to a Node-RED flow, against the client alone.
   const nodeOnlyVsAxios: number[] = [];
@@ -336,8 +347,11 @@ async function main(): Promise<void> {
   const usTotals = bench.totals.us;
   const connPer1000 = (usTotals.connections * 1000) / usTotals.mails;
   const goals = {
-    cpuVsAxios: { value: cpuVsAxios, goal: '≤ 1.3', met: cpuVsAxios <= 1.3 },
-    cpuVsEmailNode: { value: cpuVsEmail, goal: '≤ 0.4', met: cpuVsEmail <= 0.4 },
+    // Issue 17: the same lean client in the same process is the yardstick; the out-of-process floor
+    // and the e-mail node stay for orientation (their goals could not be met by any axios-based node).
+    cpuVsAxiosInNodeRed: { value: cpuVsAxiosInNodeRed, goal: '≤ 1.15', met: cpuVsAxiosInNodeRed <= 1.15 },
+    cpuVsAxios: { value: cpuVsAxios, goal: null, met: null },
+    cpuVsEmailNode: { value: cpuVsEmail, goal: null, met: null },
     rateVsEmailNode: { value: rateVsEmail, goal: null, met: null },
     connectionsPer1000Mails: { value: connPer1000, connections: usTotals.connections, mails: usTotals.mails, goal: '≤ 4 connections for the whole run', met: usTotals.connections <= 4 },
     tokenRequestsPerRun: { value: usTotals.tokenRequests, goal: '1', met: usTotals.tokenRequests === 1 },
@@ -367,6 +381,7 @@ async function main(): Promise<void> {
     profiles: bench.profiles,
     layers,
     extras: extras.map((e) => ({ ...e, output: e.output.slice(-20_000) })),
+    scale: readScale(),
   };
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
   fs.writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
@@ -380,8 +395,9 @@ async function main(): Promise<void> {
   log(`Us CPU/msg ÷ lean axios inside Node-RED CPU/msg: ${fixed(cpuVsAxiosInNodeRed, 2)} (what the email task adds to the same client in the same process)`);
   for (const extra of extras) log(`bench:${extra.name} exited with ${extra.exitCode}`);
   log(`Results: ${path.relative(ROOT, jsonFile)}\n`);
-  log(goalLine('Us CPU/msg ÷ lean-axios floor CPU/msg', fixed(cpuVsAxios, 2), '≤ 1.3', goals.cpuVsAxios.met));
-  log(goalLine('Us CPU/msg ÷ e-mail node CPU/msg', fixed(cpuVsEmail, 2), '≤ 0.4', goals.cpuVsEmailNode.met));
+  log(goalLine('Us CPU/msg ÷ lean axios inside Node-RED CPU/msg', fixed(cpuVsAxiosInNodeRed, 2), '≤ 1.15', goals.cpuVsAxiosInNodeRed.met));
+  log(goalLine('Us CPU/msg ÷ lean-axios floor CPU/msg', fixed(cpuVsAxios, 2), '', undefined));
+  log(goalLine('Us CPU/msg ÷ e-mail node CPU/msg', fixed(cpuVsEmail, 2), '', undefined));
   log(goalLine('Us msgs/s ÷ e-mail node msgs/s', fixed(rateVsEmail, 2), '', undefined));
   log(goalLine('Us connections per 1,000 mails', `${fixed(connPer1000, 2)} (${usTotals.connections} for ${usTotals.mails} mails)`, '≤ 4 for the whole run', goals.connectionsPer1000Mails.met));
   log(goalLine('Us token requests per run', String(usTotals.tokenRequests), '1', goals.tokenRequestsPerRun.met));

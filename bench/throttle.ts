@@ -45,7 +45,9 @@ async function round(sandbox: Sandbox, label: string, storm: boolean): Promise<R
   let sent = 0;
   let failed = 0;
   const finished = new Promise<void>((resolve) => {
-    const count = (kind: 'sent' | 'failed') => () => {
+    // Only the round's own mails count: the warm-up mail's output arrives while the round runs.
+    const count = (kind: 'sent' | 'failed') => (msg: { topic?: unknown }) => {
+      if (typeof msg.topic !== 'string' || !msg.topic.startsWith(`${label} `)) return;
       if (kind === 'sent') sent++;
       else failed++;
       if (sent + failed === N) resolve();

@@ -156,3 +156,38 @@ export function defaultDirectory(): SandboxDirectory {
     ],
   };
 }
+
+/** Secret of the n-th app of manyApps(). */
+export function manyAppsSecret(n: number): string {
+  return `Sbx8Q~many.apps.secret.${String(n).padStart(4, '0')}-0123456789abcdef`;
+}
+
+/** Application id of the n-th app of manyApps(): a GUID that reads back to its number. */
+export function manyAppsId(n: number): string {
+  return `a0000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+}
+
+/** Address of the n-th extra sender of manySenders(). */
+export function manySendersAddress(n: number): string {
+  return `sender${String(n).padStart(4, '0')}@${SANDBOX.tenantDomain}`;
+}
+
+/**
+ * The default directory with `senders` more mailboxes (sender0001@…) and `apps` more apps (each
+ * with its own secret, Mail.Send), for the scale benchmark and the sharing tests: one runtime
+ * serving many clinics' mailboxes, or many customers' apps.
+ */
+export function manySenders(senders: number, apps = 0): SandboxDirectory {
+  const directory = defaultDirectory();
+  const tenant = directory.tenants[0];
+  for (let n = 1; n <= senders; n++) tenant.mailboxes.push({ address: manySendersAddress(n) });
+  for (let n = 1; n <= apps; n++) {
+    tenant.apps.push({
+      applicationId: manyAppsId(n),
+      displayName: `App ${n} (sandbox)`,
+      secrets: [{ value: manyAppsSecret(n), id: `b0000000-0000-4000-8000-${String(n).padStart(12, '0')}` }],
+      roles: ['Mail.Send'],
+    });
+  }
+  return directory;
+}

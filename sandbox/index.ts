@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +61,12 @@ export interface SandboxOptions {
    * Default: the sandbox's own URL.
    */
   uploadHost?: string;
+  /**
+   * Speak HTTP/2 as well (ALPN `h2`; HTTP/1.1 clients are still served), as Microsoft Graph does:
+   * "Microsoft Graph supports HTTP/2" (https://learn.microsoft.com/graph/best-practices-concept).
+   * For measuring one multiplexed session per host against the HTTP/1.1 pool.
+   */
+  http2?: boolean;
 }
 
 export interface Sandbox {
@@ -77,6 +84,10 @@ export interface Sandbox {
   /** Resolves once `count` mails were sent (by `mailbox`, if named); rejects if the sandbox closes first. */
   waitForMail(count: number, mailbox?: string): Promise<SentMail[]>;
   stats(): SandboxStats;
+  /** TCP connections open now (TLS or not, any client): a closed client leaves none behind. */
+  openConnections(): number;
+  /** Resolves once at most `count` connections are open (the `connection-closed` event drives it). */
+  waitForOpenConnections(count: number): Promise<void>;
   issuedTokens(): string[];
   requests(): RecordedRequest[];
   /** Drafts and upload sessions still open. */
@@ -395,19 +406,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     write(res, reply, common);
   }
 
-  const server = https.createServer({
-    key: leaf.keyPem,
-    cert: leaf.certPem,
-    // Clients keep connections in their pool without an idle limit; a long server-side idle
-    // timeout keeps the race (server closes as client reuses) rare.
-    keepAliveTimeout: 120_000,
-    // Hung requests must stay hung until close() or the client's own timeout.
-    requestTimeout: 0,
-  });
+  const server = options.http2
+    ? // The compatibility API hands the same (req, res) shape to the handler for h2 and HTTP/1.1.
+      (http2.createSecureServer({ key: leaf.keyPem, cert: leaf.certPem, allowHTTP1: true }) as unknown as https.Server)
+    : https.createServer({
+        key: leaf.keyPem,
+        cert: leaf.certPem,
+        // Clients keep connections in their pool without an idle limit; a long server-side idle
+        // timeout keeps the race (server closes as client reuses) rare.
+        keepAliveTimeout: 120_000,
+        // Hung requests must stay hung until close() or the client's own timeout.
+        requestTimeout: 0,
+      });
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      state.events.emit('connection-closed', sockets.size);
+    });
   });
   server.on('secureConnection', () => state.count('tlsConnections'));
   // A client that drops the connection mid-request is normal here (faults, timeouts).
@@ -462,6 +479,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
     },
     stats: () => state.stats(),
+    openConnections: () => sockets.size,
+    waitForOpenConnections(count) {
+      return new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (sockets.size > count) return;
+          state.events.off('connection-closed', check);
+          resolve();
+        };
+        state.events.on('connection-closed', check);
+        check();
+      });
+    },
     issuedTokens: () => [...state.tokens],
     requests: () => [...state.requestLog],
     openItems: () => graph.openItems(),

@@ -121,6 +121,8 @@ export interface SandboxEvents {
   /** A request was finished, answered or not. */
   'request-done': [entry: RecordedRequest];
   mail: [mail: SentMail];
+  /** A client connection closed; `open`: how many remain. */
+  'connection-closed': [open: number];
 }
 
 export class TypedEmitter extends EventEmitter<SandboxEvents> {}

@@ -81,6 +81,8 @@ module.exports = {
       now: () => performance.now(),
       startProfile: () => benchStartProfile(200),
       leanPost: benchLeanFloor,
+      // Where the RSS goes: V8's heap by space (new space grows under allocation pressure).
+      memory: () => ({ ...process.memoryUsage(), spaces: Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) }),
     },
   },
 };

@@ -1,13 +1,14 @@
 /**
- * What one connection owns: the HTTP client, MSAL, Graph client and the Mailer its tasks share.
- * What Graph limits per app and mailbox comes from the runtime's registry, shared across connections.
+ * What one connection owns: its HTTP client, Graph client and the Mailer its tasks share. From the
+ * runtime's registry, shared across connections: the HTTP pool (per proxy and CA), the token
+ * provider (per cloud, tenant, app and credential) and the limits per app and mailbox.
  */
 import { MailError } from './errors';
 import { credentialExpiry } from './expiry';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
-import { MAILBOX_CONCURRENCY, Registry } from './registry';
+import { Registry } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
@@ -16,6 +17,7 @@ export class ConnectionRuntime {
   readonly mailer: Mailer;
   readonly tokens: TokenProvider;
   private readonly http: HttpClient;
+  private readonly releaseTokens: () => void;
 
   /** `registry`: the runtime's one; a connection on its own (bench, unit test) gets a private one. */
   constructor(
@@ -24,8 +26,10 @@ export class ConnectionRuntime {
     onUsageChange?: () => void,
     readonly registry: Registry = new Registry(),
   ) {
-    this.http = createHttpClient({ ...settings, maxSockets: MAILBOX_CONCURRENCY });
-    this.tokens = new TokenProvider(settings, this.http, log);
+    this.http = registry.http(settings);
+    const tokens = registry.tokenProvider(settings, log);
+    this.tokens = tokens.provider;
+    this.releaseTokens = tokens.release;
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
     const guards = { maxMailsPerMinute: settings.maxMailsPerMinute, maxRecipientsPerDay: settings.maxRecipientsPerDay };
     const { cloud, graphUrl, tenantId, applicationId } = settings;
@@ -41,7 +45,8 @@ export class ConnectionRuntime {
 
   /**
    * Stops taking mail and fails queued mail; mail in flight may finish within `graceMs`, after
-   * which the sockets are closed under it (its outcome is then reported as unknown).
+   * which its requests are aborted (their outcome is then reported as unknown). The shared pool's
+   * sockets stay for other connections; the last connection to release a pool or token ends it.
    */
   async close(graceMs = 10_000): Promise<void> {
     this.mailer.close();
@@ -54,6 +59,7 @@ export class ConnectionRuntime {
     this.http.destroy();
     await this.mailer.drain();
     this.mailer.dispose();
+    this.releaseTokens();
   }
 }
 

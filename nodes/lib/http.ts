@@ -1,9 +1,11 @@
 /**
- * One axios instance per connection, with a keep-alive agent shared by Graph calls and by MSAL
- * (through MsalNetworkClient), so every request of a connection reuses the same few TLS sockets.
- * The agent also carries the connection's network setup: an outbound proxy (the connection's own,
+ * One axios instance per connection on a keep-alive agent (an HttpPool) that Graph calls and MSAL
+ * (through MsalNetworkClient) use alike; connections with the same network setup share one pool,
+ * so a thousand connections reuse the same few TLS sockets. The agent carries the network setup: an outbound proxy (the connection's own,
  * or HTTPS_PROXY / NO_PROXY as Node-RED's http request node reads them) and extra trusted CAs.
  */
+import { createHmac, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -19,7 +21,7 @@ export interface HttpClient {
   readonly axios: AxiosInstance;
   /** `host:port` of the proxy a request to `url` goes through, or undefined when it goes direct. */
   proxyFor?(url: string): string | undefined;
-  /** Ends every socket; the client is not used afterwards. */
+  /** Aborts this client's requests in flight and gives its sockets back (ends them when they are its own); not used afterwards. */
   destroy(): void;
 }
 
@@ -41,7 +43,35 @@ export interface NetworkOptions {
 /** Idle sockets are closed by us before servers do, so a reused socket is rarely a dead one. */
 const IDLE_TIMEOUT_MS = 30_000;
 
-export function createHttpClient(network: NetworkOptions = {}): HttpClient {
+/**
+ * Sockets per host of a pool shared by many connections. Each mailbox still has at most 4 requests
+ * in flight (its limiter); the pool bounds the TLS connections all mailboxes use together. Measured
+ * in bench/ (scale): 1,000 mailboxes sending at once over 16 sockets.
+ */
+export const SHARED_POOL_SOCKETS = 16;
+
+/**
+ * The sockets of one network setup (proxy, CA): Node's agent keeps a pool per host inside it, so
+ * one HttpPool serves Graph, the upload host and the login host. Shared by every connection with
+ * the same setup through the registry; destroyed by the last one (see Registry.pools).
+ */
+export interface HttpPool {
+  readonly agent: https.Agent;
+  /** One axios instance on the agent, shared by the pool's connections (see clientOn). */
+  readonly axios: AxiosInstance;
+  /**
+   * Runs `start` once fewer than the pool's sockets-per-host requests to the URL's host are in
+   * flight. Waiting here costs a closure; waiting in the agent's queue costs a whole request
+   * (about 40 KB each with 1,000 mailboxes sending at once). `signal` drops a request still waiting.
+   */
+  whenFree<T>(url: string, signal: AbortSignal, start: () => Promise<T>): Promise<T>;
+  /** `host:port` of the proxy a request to `url` goes through, or undefined when it goes direct. */
+  proxyFor(url: string): string | undefined;
+  /** Ends every socket and pending tunnel. */
+  destroy(): void;
+}
+
+export function createHttpPool(network: NetworkOptions = {}): HttpPool {
   const secureContext = network.caBundle?.length ? trustContext(network.caBundle) : undefined;
   const route = proxyRoute(network);
   const options: https.AgentOptions = {
@@ -64,8 +94,11 @@ export function createHttpClient(network: NetworkOptions = {}): HttpClient {
     maxContentLength: Infinity,
     maxBodyLength: Infinity,
   });
+  const lanes = new HostLanes(network.maxSockets ?? Infinity);
   return {
+    agent,
     axios: instance,
+    whenFree: (url, signal, start) => lanes.run(url, signal, start),
     proxyFor: (url) => {
       if (!route) return undefined;
       try {
@@ -77,6 +110,123 @@ export function createHttpClient(network: NetworkOptions = {}): HttpClient {
     },
     destroy: () => agent.destroy(),
   };
+}
+
+/**
+ * What makes two pools interchangeable: the proxy (with its password), the CA bundle, the socket
+ * cap and the proxy environment as it is now (a changed HTTPS_PROXY gives a new pool). A hash, so
+ * the proxy password is not held as a readable key.
+ */
+export function poolKey(network: NetworkOptions): string {
+  const env = ENV_PROXY_NAMES.concat(['no_proxy', 'NO_PROXY']).map((name) => process.env[name] ?? '');
+  return digest(['pool', network.proxyUrl ?? '', network.proxyPassword ?? '', ...(network.caBundle ?? []), String(network.maxSockets ?? ''), ...env]);
+}
+
+/** Registry keys are HMACs under a key of this process: a secret is never held as a readable (or guessable) key. */
+const KEY_SECRET = randomBytes(32);
+
+/** HMAC-SHA-256 over length-prefixed parts: no two different lists give the same input. */
+export function digest(parts: readonly string[]): string {
+  const hash = createHmac('sha256', KEY_SECRET);
+  for (const part of parts) hash.update(`${part.length}:${part}`);
+  return hash.digest('base64url');
+}
+
+/** A connection's own client on its own pool: destroy() ends the pool's sockets. */
+export function createHttpClient(network: NetworkOptions = {}): HttpClient {
+  const pool = createHttpPool(network);
+  return clientOn(pool, () => pool.destroy());
+}
+
+/**
+ * A connection's client on a pool it shares: the pool's axios instance seen through an object
+ * whose request() adds the connection's abort signal to every request. destroy() aborts this
+ * connection's requests only (others' requests on the same sockets go on) and hands the pool back
+ * with `release`. Only request() carries the signal (our Graph and MSAL clients use nothing else);
+ * a whole axios instance per connection cost 0.2 ms and several KB each, at 1,000 connections a
+ * deploy's worth.
+ */
+export function clientOn(pool: HttpPool, release: () => void): HttpClient {
+  const own = new AbortController();
+  // Every request in flight listens on it; many at once is expected.
+  setMaxListeners(0, own.signal);
+  const shared = pool.axios;
+  const request: AxiosInstance['request'] = (config) => {
+    const signal = config.signal as AbortSignal | undefined;
+    const combined = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
+    return pool.whenFree(config.url ?? '', combined, () => shared.request({ ...config, signal: combined }));
+  };
+  const instance = Object.assign(Object.create(shared) as AxiosInstance, { request });
+  let destroyed = false;
+  return {
+    axios: instance,
+    proxyFor: (url) => pool.proxyFor(url),
+    destroy: () => {
+      if (destroyed) return;
+      destroyed = true;
+      own.abort();
+      release();
+    },
+  };
+}
+
+/** Requests in flight per host, and those waiting for one to finish. */
+class HostLanes {
+  private readonly lanes = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly perHost: number) {}
+
+  run<T>(url: string, signal: AbortSignal, start: () => Promise<T>): Promise<T> {
+    // Origin without parsing: what the agent pools by (scheme, host, port).
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
+    const host = slash < 0 ? url : url.slice(0, slash);
+    let lane = this.lanes.get(host);
+    if (!lane) {
+      lane = { active: 0, waiting: [] };
+      this.lanes.set(host, lane);
+    }
+    const held = lane;
+    const go = (): Promise<T> => {
+      held.active++;
+      let promise: Promise<T>;
+      try {
+        promise = start();
+      } catch (err) {
+        promise = Promise.reject(err);
+      }
+      return promise.finally(() => this.done(host, held));
+    };
+    if (held.active < this.perHost) return go();
+    if (signal.aborted) return Promise.reject(notStarted());
+    return new Promise<T>((resolve, reject) => {
+      const begin = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        go().then(resolve, reject);
+      };
+      const onAbort = (): void => {
+        const index = held.waiting.indexOf(begin);
+        if (index >= 0) held.waiting.splice(index, 1);
+        if (held.active === 0 && held.waiting.length === 0 && this.lanes.get(host) === held) this.lanes.delete(host);
+        reject(notStarted());
+      };
+      held.waiting.push(begin);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private done(host: string, lane: { active: number; waiting: Array<() => void> }): void {
+    lane.active--;
+    const next = lane.waiting.shift();
+    if (next) next();
+    else if (lane.active === 0 && this.lanes.get(host) === lane) this.lanes.delete(host);
+  }
+}
+
+/** A request aborted while it waited for the pool: nothing of it was sent. */
+function notStarted(): AxiosError {
+  const error = new AxiosError('aborted before it was sent', AxiosError.ERR_CANCELED);
+  error.cause = tunnelError('aborted before it was sent', 'ERR_CANCELED');
+  return error;
 }
 
 /** Which proxy (with its credentials) a connection to host:port uses; undefined: direct. */
@@ -129,7 +279,7 @@ function extraCertificatesFromEnv(): string[] {
   }
 }
 
-/** Built once per connection: every TLS connection of the agent shares it. */
+/** Built once per pool: every TLS connection of the agent shares it. */
 function trustContext(caBundle: readonly string[]): tls.SecureContext {
   return tls.createSecureContext({ ca: trustedCertificates(caBundle) });
 }

@@ -1,12 +1,14 @@
 /**
- * What a Node-RED runtime holds once, however many connection nodes use it. Today: the limits
- * Graph and Exchange apply per app and mailbox. Tokens (per cloud, tenant, app and credential) and
- * HTTP pools (per host, proxy and CA) are meant to join as further reference-counted tables here.
+ * What a Node-RED runtime holds once, however many connection nodes use it: the limits Graph and
+ * Exchange apply per app and mailbox, tokens per cloud, tenant, app and credential, and HTTP pools
+ * per proxy and CA (each pool keeps its sockets per host).
  *
  * Entries are reference-counted: a connection acquires what it uses and releases it when it closes;
  * the last release removes the entry and its timers, so redeploys leave nothing behind.
  */
+import { SHARED_POOL_SOCKETS, clientOn, createHttpPool, digest, poolKey, type HttpClient, type HttpPool, type NetworkOptions } from './http';
 import { ConcurrencyLimiter, WindowPacer } from './limiter';
+import { TokenProvider, type LogSink, type TokenSettings } from './token';
 
 /** Graph: 4 concurrent requests per app and mailbox. */
 export const MAILBOX_CONCURRENCY = 4;
@@ -30,11 +32,15 @@ export class RefCounted<V> {
     return this.entries.has(key);
   }
 
-  /** The value for `key` and the function that gives it back (safe to call more than once). */
-  acquire(key: string): { value: V; release: () => void } {
+  /**
+   * The value for `key` and the function that gives it back (safe to call more than once).
+   * `create`, when given, makes a missing entry instead of the table's own (values built from
+   * settings the key only hashes).
+   */
+  acquire(key: string, create: (key: string) => V = this.create): { value: V; release: () => void } {
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { value: this.create(key), users: 0 };
+      entry = { value: create(key), users: 0 };
       this.entries.set(key, entry);
     }
     entry.users++;
@@ -238,8 +244,11 @@ export class MailboxRegistry {
   }
 
   acquire(id: MailboxIdentity, guards: MailboxGuards = {}): MailboxLease {
-    this.pruneLogs();
-    const { value: limits, release } = this.table.acquire(mailboxKey(id));
+    // A full sweep per acquire made 1,000 connections' first mails quadratic: sweep only when the
+    // kept logs outnumber the mailboxes in use (amortised constant).
+    if (this.logs.size > 2 * this.table.size + 16) this.pruneLogs();
+    const key = mailboxKey(id);
+    const { value: limits, release } = this.table.acquire(key);
     // Each lease adds its own object, so two connections with equal values both count.
     const own: MailboxGuards = { ...guards };
     limits.addGuards(own);
@@ -251,7 +260,7 @@ export class MailboxRegistry {
         released = true;
         limits.removeGuards(own);
         release();
-        this.pruneLogs();
+        this.pruneLog(key);
       },
     };
   }
@@ -267,17 +276,93 @@ export class MailboxRegistry {
 
   /** Drops the logs no connection uses that hold nothing from the last 24 h. */
   private pruneLogs(): void {
-    for (const [key, log] of this.logs) {
-      if (log.total() === 0 && !this.table.has(key)) this.logs.delete(key);
-    }
+    for (const key of this.logs.keys()) this.pruneLog(key);
   }
+
+  private pruneLog(key: string): void {
+    const log = this.logs.get(key);
+    if (log && log.total() === 0 && !this.table.has(key)) this.logs.delete(key);
+  }
+}
+
+/** A connection's hold on a shared TokenProvider. */
+export interface TokenLease {
+  readonly provider: TokenProvider;
+  release(): void;
+}
+
+/** What the token table keeps per credential: the provider, its own client, the users' log sinks. */
+interface TokenEntry {
+  provider: TokenProvider;
+  http: HttpClient;
+  sinks: Set<LogSink>;
+}
+
+/**
+ * The token table's key: cloud (login and Graph URLs: the authority and the scope), tenant, app,
+ * the credential itself (secret value, or certificate thumbprint and key) and the network the token
+ * endpoint is reached through. A changed secret, certificate or proxy gives a new entry.
+ */
+export function tokenKey(settings: TokenSettings & NetworkOptions): string {
+  const certificate = settings.clientCertificate;
+  const credential = certificate ? ['certificate', certificate.thumbprintSha256, certificate.privateKey] : ['secret', settings.clientSecret];
+  return digest(['token', settings.loginUrl, settings.graphUrl, settings.tenantId.toLowerCase(), settings.applicationId.toLowerCase(), ...credential, poolKey(settings)]);
 }
 
 /** One per Node-RED runtime (the connection node's register function makes it). */
 export class Registry {
   readonly mailboxes: MailboxRegistry;
+  /** HTTP pools by network setup (proxy, CA); each destroys its sockets on its last release. */
+  readonly pools = new RefCounted<HttpPool>(
+    () => {
+      throw new Error('pools are made by Registry.http');
+    },
+    (pool) => pool.destroy(),
+  );
+  /** Token providers by credential (see tokenKey): one token serves every connection of an app. */
+  readonly tokens = new RefCounted<TokenEntry>(
+    () => {
+      throw new Error('token providers are made by Registry.tokenProvider');
+    },
+    (entry) => entry.http.destroy(),
+  );
 
   constructor(now: () => number = Date.now) {
     this.mailboxes = new MailboxRegistry(now);
+  }
+
+  /**
+   * A connection's own HTTP client on the pool its network setup shares: destroy() aborts the
+   * connection's requests in flight and releases the pool (the last release ends its sockets).
+   */
+  http(network: NetworkOptions): HttpClient {
+    const options: NetworkOptions = { proxyUrl: network.proxyUrl, proxyPassword: network.proxyPassword, caBundle: network.caBundle, maxSockets: SHARED_POOL_SOCKETS };
+    const { value, release } = this.pools.acquire(poolKey(options), () => createHttpPool(options));
+    return clientOn(value, release);
+  }
+
+  /**
+   * The TokenProvider every connection with these credentials shares (its 401 refresh and
+   * invalidate serve them all). MSAL's log lines go to the log of one connection still using it.
+   */
+  tokenProvider(settings: TokenSettings & NetworkOptions, log?: LogSink): TokenLease {
+    const { value: entry, release } = this.tokens.acquire(tokenKey(settings), () => {
+      const sinks = new Set<LogSink>();
+      // Its own client: a closing connection aborts only its own requests, never a shared token request.
+      const http = this.http(settings);
+      const provider = new TokenProvider(settings, http, (level, message) => sinks.values().next().value?.(level, message));
+      return { provider, http, sinks };
+    });
+    if (log) entry.sinks.add(log);
+    let released = false;
+    return {
+      provider: entry.provider,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (log) entry.sinks.delete(log);
+        release();
+      },
+    };
   }
 }

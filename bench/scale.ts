@@ -1,0 +1,330 @@
+/**
+ * bench:scale — one Node-RED runtime, many connection nodes (issue 17). A real Node-RED child
+ * process (this package linked into its user dir), the sandbox in this process with 100 ms latency:
+ *
+ *   1. 1,000 connection nodes (one tenant, one app, one secret, 1,000 sender mailboxes), each with
+ *      an email task, deployed at once, then one mail through every task at once. Goals: 1 token
+ *      request, ≤ 16 TLS connections to the Graph host, RSS growth of the Node-RED process for the
+ *      deploy plus the mails ≤ 40 MB, every mail delivered once, no 429, deploy under 1 s.
+ *   2. 100 connection nodes of 100 different apps (multi-tenant style), one mail each. Goals: 100
+ *      token requests, ≤ 16 TLS connections.
+ *
+ *   npm run bench:scale     (BENCH_SCALE_N=1000, BENCH_SCALE_APPS=100, BENCH_SCALE_LATENCY=100)
+ *
+ * Figures: bench/results/scale.json, and the `scale` entry of bench/results/latest.json.
+ * Exit code 1 only when something broke (a mail not delivered, a process that did not start).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { manyAppsId, manyAppsSecret, manySenders, manySendersAddress, SANDBOX } from '../sandbox/config';
+import { SHARED_POOL_SOCKETS } from '../nodes/lib/http';
+import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../scripts/local-node-red';
+import type { FlowNode } from './lib/flows';
+import { NodeRedProcess } from './lib/node-red-process';
+import { formatSummary, summarise } from './lib/profile-summary';
+import { fixed } from './lib/stats';
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, not "${raw}".`);
+  return value;
+}
+
+const N = intFromEnv('BENCH_SCALE_N', 1000);
+const APPS = intFromEnv('BENCH_SCALE_APPS', 100);
+const LATENCY_MS = intFromEnv('BENCH_SCALE_LATENCY', 100);
+const RESULTS_DIR = path.join(__dirname, 'results');
+/** BENCH_SCALE_PROFILE=1: a CPU profile of the Node-RED process over the 1,000 mails (bench/results/profiles/scale.cpuprofile). */
+const PROFILE = process.env.BENCH_SCALE_PROFILE === '1';
+const MB = 1024 * 1024;
+
+const TAB = 'sca1e000000000001';
+const TRIGGER = 'sca1e000000000002';
+const FAN = 'sca1e000000000003';
+const COLLECT = 'sca1e000000000004';
+const RESPONSE = 'sca1e000000000005';
+const MEMORY_IN = 'sca1e000000000006';
+const MEMORY_FN = 'sca1e000000000007';
+
+/** Starts a run: remembers the HTTP request, then one message to every task (one output wired to all). */
+const FAN_JS = `
+const bench = global.get('bench');
+const run = { req: msg.req, res: msg.res, n: Number(msg.payload.n), done: 0, failed: 0, codes: {}, profile: msg.payload.profileFile };
+flow.set('run', run);
+const go = () => {
+  run.t0 = bench.now();
+  run.cpu0 = bench.cpu();
+  node.send({ to: 'ada@example.com', topic: 'scale', payload: 'One mail from every mailbox at once.' });
+};
+if (run.profile) {
+  run.profiler = bench.startProfile();
+  run.profiler.started.then(go);
+} else go();
+return null;
+`;
+
+/** Counts what leaves the tasks (both outputs); answers the HTTP request when all have. */
+const COLLECT_JS = `
+const bench = global.get('bench');
+const run = flow.get('run');
+if (!run) return null;
+run.done++;
+if (msg.error) {
+  run.failed++;
+  const code = String(msg.error.code);
+  run.codes[code] = (run.codes[code] || 0) + 1;
+  if (run.firstError === undefined) run.firstError = code + ': ' + msg.error.message;
+}
+if (run.done < run.n) return null;
+const cpu = bench.cpu(run.cpu0);
+flow.set('run', undefined);
+const answer = { req: run.req, res: run.res, payload: { sent: run.n - run.failed, failed: run.failed, codes: run.codes, firstError: run.firstError,
+  elapsedMs: bench.now() - run.t0, cpuUserUs: cpu.user, cpuSystemUs: cpu.system } };
+if (!run.profiler) return answer;
+run.profiler.stop(run.profile).then(() => node.send(answer));
+return null;
+`;
+
+interface Connection {
+  applicationId: string;
+  clientSecret: string;
+  sender: string;
+}
+
+/** http in → fan (wired to every task) ; every task's both outputs → collect → http response. */
+function scaleFlow(sandboxUrl: string, connections: readonly Connection[]): FlowNode[] {
+  const tasks = connections.map((_, i) => `sca1e1${String(i).padStart(11, '0')}`);
+  const flow: FlowNode[] = [
+    { id: TAB, type: 'tab', label: 'Scale benchmark', disabled: false, info: '' },
+    { id: TRIGGER, type: 'http in', z: TAB, name: '', url: '/bench/scale', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 40, wires: [[FAN]] },
+    { id: FAN, type: 'function', z: TAB, name: 'fan out', func: FAN_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 40, wires: [tasks] },
+    { id: COLLECT, type: 'function', z: TAB, name: 'collect', func: COLLECT_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 700, y: 40, wires: [[RESPONSE]] },
+    { id: RESPONSE, type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 880, y: 40, wires: [] },
+    { id: MEMORY_IN, type: 'http in', z: TAB, name: '', url: '/bench/memory', method: 'get', upload: false, swaggerDoc: '', x: 120, y: 100, wires: [[MEMORY_FN]] },
+    { id: MEMORY_FN, type: 'function', z: TAB, name: 'memory', func: "msg.payload = global.get('bench').memory(); return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 100, wires: [[RESPONSE]] },
+  ];
+  connections.forEach((c, i) => {
+    const connection = `sca1e2${String(i).padStart(11, '0')}`;
+    flow.push(
+      {
+        id: connection,
+        type: 'office365-mail-connection',
+        ...sandboxConnectionFields(sandboxUrl, c.clientSecret),
+        key: `scale-${i + 1}`,
+        name: `Mailbox ${i + 1}`,
+        applicationId: c.applicationId,
+        senderEmail: c.sender,
+      },
+      { id: tasks[i], type: 'email-task', z: TAB, name: '', ...EMAIL_TASK_DEFAULTS, connection, timeout: 60, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT], [COLLECT]] },
+    );
+  });
+  return flow;
+}
+
+/** Resident set of a process from /proc (what `ps` calls RSS), in bytes. */
+function rssOf(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  if (!kb) throw new Error('no VmRSS in /proc/<pid>/status');
+  return Number(kb[1]) * 1024;
+}
+
+interface RunAnswer {
+  sent: number;
+  failed: number;
+  codes: Record<string, number>;
+  firstError?: string;
+  elapsedMs: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+}
+
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  spaces: Record<string, number>;
+}
+
+async function memoryOf(nr: NodeRedProcess): Promise<Memory> {
+  const res = await fetch(`${nr.url}/bench/memory`);
+  if (!res.ok) throw new Error(`GET /bench/memory answered ${res.status}`);
+  return (await res.json()) as Memory;
+}
+
+/** MB, rounded to 0.1, of the difference of each figure. */
+function growth(before: Memory, after: Memory): Record<string, number> {
+  const mb = (n: number): number => Math.round((n / MB) * 10) / 10;
+  const out: Record<string, number> = {
+    rss: mb(after.rss - before.rss),
+    heapUsed: mb(after.heapUsed - before.heapUsed),
+    heapTotal: mb(after.heapTotal - before.heapTotal),
+    external: mb(after.external - before.external),
+  };
+  for (const [space, size] of Object.entries(after.spaces)) out[`space ${space}`] = mb(size - (before.spaces[space] ?? 0));
+  return out;
+}
+
+interface PartResult {
+  connections: number;
+  apps: number;
+  deployMs: number;
+  sendMs: number;
+  sent: number;
+  failed: number;
+  failureCodes: Record<string, number>;
+  delivered: number;
+  deliveredTwice: number;
+  notDelivered: number;
+  tokenRequests: number;
+  tlsConnections: number;
+  graphRequests: number;
+  provoked429: number;
+  cpuMsPerMail: number;
+  rssBeforeMb: number;
+  rssAfterDeployMb: number;
+  rssAfterMailsMb: number;
+  /** What grew, in MB, for the deploy and for the mails: RSS, V8's heap (used, reserved, by space), buffers. */
+  deployGrowth: Record<string, number>;
+  mailsGrowth: Record<string, number>;
+}
+
+async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], profileFile?: string): Promise<PartResult> {
+  const memBefore = await memoryOf(nr);
+  const rssBefore = rssOf(nr.pid);
+  const t0 = performance.now();
+  await nr.deploy(scaleFlow(sandbox.url, connections));
+  const deployMs = performance.now() - t0;
+  const rssAfterDeploy = rssOf(nr.pid);
+  const memDeployed = await memoryOf(nr);
+  // Counters from here: the previous deploy's closed connections are not this part's.
+  sandbox.reset();
+  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile }) });
+  if (!res.ok) throw new Error(`The scale run answered ${res.status}: ${await res.text()}\n${nr.recentOutput()}`);
+  const answer = (await res.json()) as RunAnswer;
+  const rssAfterMails = rssOf(nr.pid);
+  const memAfter = await memoryOf(nr);
+  const stats = sandbox.stats();
+  const perSender = new Map<string, number>();
+  for (const mail of sandbox.mail()) perSender.set(mail.sender.toLowerCase(), (perSender.get(mail.sender.toLowerCase()) ?? 0) + 1);
+  let delivered = 0;
+  let deliveredTwice = 0;
+  for (const c of connections) {
+    const count = perSender.get(c.sender.toLowerCase()) ?? 0;
+    if (count >= 1) delivered++;
+    if (count > 1) deliveredTwice++;
+  }
+  return {
+    connections: connections.length,
+    apps: new Set(connections.map((c) => c.applicationId)).size,
+    deployMs,
+    sendMs: answer.elapsedMs,
+    sent: answer.sent,
+    failed: answer.failed,
+    failureCodes: answer.codes,
+    delivered,
+    deliveredTwice,
+    notDelivered: connections.length - delivered,
+    tokenRequests: stats.tokenRequests,
+    tlsConnections: stats.tlsConnections,
+    graphRequests: stats.graphRequests,
+    provoked429: stats.throttled,
+    cpuMsPerMail: (answer.cpuUserUs + answer.cpuSystemUs) / 1000 / connections.length,
+    rssBeforeMb: rssBefore / MB,
+    rssAfterDeployMb: rssAfterDeploy / MB,
+    rssAfterMailsMb: rssAfterMails / MB,
+    deployGrowth: growth(memBefore, memDeployed),
+    mailsGrowth: growth(memDeployed, memAfter),
+  };
+}
+
+function verdict(met: boolean): string {
+  return met ? 'goal met' : 'GOAL MISSED';
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const started = new Date();
+  const sandbox = await startSandbox({ latencyMs: LATENCY_MS, directory: manySenders(N, APPS) });
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: sandbox.caPath, BENCH_SANDBOX_URL: sandbox.url };
+  delete env.NODE_OPTIONS;
+  let nr: NodeRedProcess | undefined;
+  const stop = (): void => nr?.killNow();
+  process.once('exit', stop);
+  try {
+    nr = await NodeRedProcess.start({ name: 'scale', withPackage: true, env, logLevel: 'info' });
+    // Node-RED loads this package's node types at start; a small deploy first, so the measured
+    // deploy is the connections' own.
+    await nr.deploy(scaleFlow(sandbox.url, []));
+    const oneApp = Array.from({ length: N }, (_, i) => ({ applicationId: SANDBOX.applicationId, clientSecret: SANDBOX.clientSecret, sender: manySendersAddress(i + 1) }));
+    let profileFile: string | undefined;
+    if (PROFILE) {
+      fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+      profileFile = path.join(RESULTS_DIR, 'profiles', 'scale.cpuprofile');
+    }
+    const many = await part(nr, sandbox, oneApp, profileFile);
+    const manyApps = Array.from({ length: APPS }, (_, i) => ({ applicationId: manyAppsId(i + 1), clientSecret: manyAppsSecret(i + 1), sender: manySendersAddress(i + 1) }));
+    const multi = await part(nr, sandbox, manyApps);
+    await nr.stop();
+    nr = undefined;
+
+    const rssGrowthMb = many.rssAfterMailsMb - many.rssBeforeMb;
+    const goals = {
+      tokenRequests: { value: many.tokenRequests, goal: '1', met: many.tokenRequests === 1 },
+      tlsConnections: { value: many.tlsConnections, goal: `≤ ${SHARED_POOL_SOCKETS}`, met: many.tlsConnections <= SHARED_POOL_SOCKETS },
+      rssGrowthMb: { value: rssGrowthMb, goal: '≤ 40', met: rssGrowthMb <= 40 },
+      deliveredOnce: { value: many.delivered - many.deliveredTwice, goal: String(N), met: many.delivered === N && many.deliveredTwice === 0 && many.failed === 0 },
+      provoked429: { value: many.provoked429, goal: '0', met: many.provoked429 === 0 },
+      deployMs: { value: many.deployMs, goal: '< 1000', met: many.deployMs < 1000 },
+      appsTokenRequests: { value: multi.tokenRequests, goal: String(APPS), met: multi.tokenRequests === APPS },
+      appsTlsConnections: { value: multi.tlsConnections, goal: `≤ ${SHARED_POOL_SOCKETS}`, met: multi.tlsConnections <= SHARED_POOL_SOCKETS },
+    };
+    const lines = [
+      `bench:scale  sandbox latency ${LATENCY_MS} ms; Node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `${N} connections, one app, ${N} mailboxes, one mail each at once:`,
+      `  deploy ${fixed(many.deployMs, 0)} ms, all mails out in ${fixed(many.sendMs, 0)} ms, ${fixed(many.cpuMsPerMail, 3)} ms CPU per mail (Node-RED)`,
+      `  RSS ${fixed(many.rssBeforeMb, 1)} MB → ${fixed(many.rssAfterDeployMb, 1)} MB deployed (+${fixed(many.rssAfterDeployMb - many.rssBeforeMb, 1)}) → ${fixed(many.rssAfterMailsMb, 1)} MB after the mails`,
+      `  grew for the deploy: ${JSON.stringify(many.deployGrowth)}`,
+      `  grew for the mails:  ${JSON.stringify(many.mailsGrowth)}`,
+      `  token requests        ${many.tokenRequests}  (goal 1)  ${verdict(goals.tokenRequests.met)}`,
+      `  TLS connections       ${many.tlsConnections}  (goal ≤ ${SHARED_POOL_SOCKETS})  ${verdict(goals.tlsConnections.met)}`,
+      `  RSS growth            ${fixed(rssGrowthMb, 1)} MB  (goal ≤ 40)  ${verdict(goals.rssGrowthMb.met)}`,
+      `  delivered once        ${many.delivered - many.deliveredTwice} of ${N} (twice: ${many.deliveredTwice}, failed: ${many.failed}${many.failed ? ` ${JSON.stringify(many.failureCodes)}` : ''})  ${verdict(goals.deliveredOnce.met)}`,
+      `  429 provoked          ${many.provoked429}  (goal 0)  ${verdict(goals.provoked429.met)}`,
+      `  deploy                ${fixed(many.deployMs, 0)} ms  (goal < 1000)  ${verdict(goals.deployMs.met)}`,
+      `${APPS} connections of ${APPS} apps, one mail each at once (deploy ${fixed(multi.deployMs, 0)} ms, mails out in ${fixed(multi.sendMs, 0)} ms):`,
+      `  token requests        ${multi.tokenRequests}  (goal ${APPS})  ${verdict(goals.appsTokenRequests.met)}`,
+      `  TLS connections       ${multi.tlsConnections}  (goal ≤ ${SHARED_POOL_SOCKETS})  ${verdict(goals.appsTlsConnections.met)}`,
+      `  delivered             ${multi.delivered} of ${APPS} (failed: ${multi.failed})`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
+    const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, goals };
+    fs.writeFileSync(path.join(RESULTS_DIR, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
+    // Run alone, it updates latest.json's `scale` entry; `npm run bench` copies scale.json in.
+    const latestFile = path.join(RESULTS_DIR, 'latest.json');
+    let latest: Record<string, unknown> = {};
+    try {
+      latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as Record<string, unknown>;
+    } catch {
+      // no earlier run
+    }
+    fs.writeFileSync(latestFile, `${JSON.stringify({ ...latest, scale: result }, null, 2)}\n`);
+    if (many.notDelivered || multi.notDelivered) throw new Error(`${many.notDelivered + multi.notDelivered} mails not delivered (first error: ${many.failureCodes ? JSON.stringify(many.failureCodes) : 'none'})`);
+  } finally {
+    await nr?.stop();
+    await sandbox.close();
+    process.off('exit', stop);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:scale: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
