@@ -506,24 +506,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setTokenLifetime(seconds) {
       tokenLifetime = seconds;
     },
-    injectMail(mailbox, mail) {
-      const result = control.injectMail(mailbox, mail);
-      if (typeof result === 'string') throw new Error(result);
-      return result;
-    },
-    mailFolders(mailbox) {
-      const result = control.folders(mailbox);
-      if (typeof result === 'string') throw new Error(result);
-      return result as ReturnType<Sandbox['mailFolders']>;
-    },
-    messages(mailbox, folder) {
-      const result = control.messages(mailbox, folder);
-      if (typeof result === 'string') throw new Error(result);
-      return result;
-    },
+    injectMail: (mailbox, mail) => orThrow(control.injectMail(mailbox, mail)),
+    mailFolders: (mailbox) => orThrow(control.folders(mailbox)) as ReturnType<Sandbox['mailFolders']>,
+    messages: (mailbox, folder) => orThrow(control.messages(mailbox, folder)),
     expireDeltaTokens(mailbox) {
-      const result = control.expireDeltaTokens(mailbox);
-      if (typeof result === 'string') throw new Error(result);
+      orThrow(control.expireDeltaTokens(mailbox));
     },
     reset: control.reset,
     close() {
@@ -537,4 +524,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return closing;
     },
   };
+}
+
+/** The control surface answers a refusal as its text (what HTTP callers get); in code it is thrown. */
+function orThrow<T>(result: T | string): T {
+  if (typeof result === 'string') throw new Error(result);
+  return result;
 }
