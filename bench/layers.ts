@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     clientSecret: SANDBOX.clientSecret,
     queueSize: 1000,
     allowedRecipientDomains: [],
+    allowedMailboxes: [],
     maxRecipients: 500,
   };
   const runtime = new ConnectionRuntime(settings);

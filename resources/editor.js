@@ -46,6 +46,8 @@
     var MAX_ADDRESS_ENTRY = 320;
     /** A recipient field: 1,000 entries of the longest length, as the runtime caps it. */
     var MAX_RECIPIENT_FIELD = 1000 * MAX_ADDRESS_ENTRY;
+    /** allowedMailboxes' entries, as the runtime caps them. */
+    var MAX_ALLOWED_MAILBOXES = 1000;
 
     function text(v) {
         return (v === undefined || v === null) ? "" : String(v).trim();
@@ -93,6 +95,20 @@
         for (var i = 0; i < parts.length; i++) {
             var d = parts[i].replace(/^@/, "");
             if (d !== "" && !DOMAIN.test(d) && !SINGLE_LABEL.test(d)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** allowedMailboxes: plain addresses split as the runtime splits them (`,` `;` spaces), at most 1,000. */
+    function isMailboxList(s) {
+        var parts = text(s).split(/[,;\s]+/);
+        if (parts.length > MAX_ALLOWED_MAILBOXES) {
+            return false;
+        }
+        for (var i = 0; i < parts.length; i++) {
+            if (parts[i] !== "" && !isPlainAddress(parts[i])) {
                 return false;
             }
         }
@@ -297,6 +313,7 @@
         isNilGuid: isNilGuid,
         isDomain: isDomain,
         isDomainList: isDomainList,
+        isMailboxList: isMailboxList,
         isPlainAddress: isPlainAddress,
         splitAddressList: splitAddressList,
         isAddressList: isAddressList,

@@ -30,6 +30,7 @@ export interface RawConnectionConfig {
   graphUrl?: unknown;
   queueSize?: unknown;
   allowedRecipientDomains?: unknown;
+  allowedMailboxes?: unknown;
   maxRecipients?: unknown;
   maxMailsPerMinute?: unknown;
   maxRecipientsPerDay?: unknown;
@@ -200,6 +201,7 @@ export function readConnectionSettings(
     .filter((d) => d.length > 0);
   const badDomain = allowedRecipientDomains.find((d) => !DOMAIN.test(d) && !/^[a-z0-9-]+$/.test(d));
   if (badDomain) problems.push({ field: 'allowedRecipientDomains', key: 'invalidDomain' });
+  const allowedMailboxes = readMailboxList(config.allowedMailboxes, senderEmail, problems);
 
   const secretExpiresOn = text(config.secretExpiresOn);
   if (secretExpiresOn && !parseDay(secretExpiresOn)) problems.push({ field: 'secretExpiresOn', key: 'invalidDate' });
@@ -227,6 +229,7 @@ export function readConnectionSettings(
       ...(caBundle ? { caBundle } : {}),
       queueSize,
       allowedRecipientDomains,
+      allowedMailboxes,
       maxRecipients,
       ...(maxMailsPerMinute !== undefined ? { maxMailsPerMinute } : {}),
       ...(maxRecipientsPerDay !== undefined ? { maxRecipientsPerDay } : {}),
@@ -283,6 +286,47 @@ export interface SignInSecrets {
 /** Every secret a connection holds, for redaction and for tests' leak scans. */
 export function connectionSecrets(settings: SignInSecrets): string[] {
   return [settings.clientSecret, settings.clientCertificate?.privateKey, settings.proxyPassword].filter((s): s is string => Boolean(s));
+}
+
+/** At most this many other mailboxes per connection: the list is checked per message. */
+export const MAX_ALLOWED_MAILBOXES = 1000;
+/** RFC 5321's longest path (254) with room for what users paste; longer is refused unread. */
+const MAX_MAILBOX_LENGTH = 320;
+
+/**
+ * `allowedMailboxes`: plain addresses split by `,` `;` or white space, lower-cased and without
+ * duplicates or the sender itself. Capped before parsing, so a pasted megabyte costs one split.
+ */
+function readMailboxList(raw: unknown, senderEmail: string, problems: ConfigProblem[]): string[] {
+  const value = text(raw);
+  if (!value) return [];
+  const entries = value.split(/[,;\s]+/).filter((entry) => entry.length > 0);
+  if (entries.length > MAX_ALLOWED_MAILBOXES) {
+    problems.push({ field: 'allowedMailboxes', key: 'tooManyMailboxes', params: { max: String(MAX_ALLOWED_MAILBOXES) } });
+    return [];
+  }
+  const sender = senderEmail.toLowerCase();
+  const out = new Set<string>();
+  for (const entry of entries) {
+    if (entry.length > MAX_MAILBOX_LENGTH || !isPlainAddress(entry)) {
+      problems.push({ field: 'allowedMailboxes', key: 'invalidMailbox' });
+      return [];
+    }
+    const address = entry.toLowerCase();
+    if (address !== sender) out.add(address);
+  }
+  return [...out];
+}
+
+/**
+ * The mailbox a flow may use through this connection, as configured (the sender keeps its own
+ * spelling), or undefined when `address` is neither the sender nor in `allowedMailboxes`.
+ */
+export function permittedMailbox(settings: Pick<ConnectionSettings, 'senderEmail' | 'allowedMailboxes'>, address: string): string | undefined {
+  const wanted = address.trim().toLowerCase();
+  if (!wanted || wanted.length > MAX_MAILBOX_LENGTH) return undefined;
+  if (wanted === settings.senderEmail.toLowerCase()) return settings.senderEmail;
+  return settings.allowedMailboxes.includes(wanted) ? wanted : undefined;
 }
 
 function isPlainAddress(value: string): boolean {

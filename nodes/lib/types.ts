@@ -42,6 +42,11 @@ export interface ConnectionSettings {
   queueSize: number;
   /** Lower-case domains; empty means any domain. */
   allowedRecipientDomains: string[];
+  /**
+   * Other mailboxes (shared, generic) flows may send from or read through this connection,
+   * lower-case, without the sender; empty: only `senderEmail`.
+   */
+  allowedMailboxes: string[];
   /** Per-message cap: 500 by default (Exchange's default), at most 1,000 (the most an Exchange admin can allow). */
   maxRecipients: number;
   /** Exchange pacing per mailbox (mails started in any 60 s); undefined: no pacing. */

@@ -10,6 +10,7 @@ export type ConnectionField =
   | 'applicationId'
   | 'senderEmail'
   | 'allowedRecipientDomains'
+  | 'allowedMailboxes'
   | 'secretExpiresOn'
   | 'proxyUrl'
   | 'queueSize'
@@ -58,6 +59,15 @@ export const connectionCases: ReadonlyArray<ValidationCase<ConnectionField>> = [
   { field: 'senderEmail', value: 'alerts@contoso.com, b@contoso.com', valid: false },
   { field: 'senderEmail', value: '', valid: false },
 
+  { field: 'allowedMailboxes', value: '', valid: true },
+  { field: 'allowedMailboxes', value: 'shared@contoso.com', valid: true },
+  { field: 'allowedMailboxes', value: 'Shared@Contoso.com, orders@contoso.com; nhs.app@nhs.net\tjobs@contoso', valid: true },
+  { field: 'allowedMailboxes', value: 'shared@contoso.com,', valid: true },
+  { field: 'allowedMailboxes', value: 'Shared <shared@contoso.com>', valid: false },
+  { field: 'allowedMailboxes', value: 'contoso.com', valid: false },
+  { field: 'allowedMailboxes', value: 'a@b.com, <img src=x onerror=alert(1)>', valid: false },
+  { field: 'allowedMailboxes', value: `${'a'.repeat(310)}@contoso.com`, valid: false },
+  { field: 'allowedMailboxes', value: Array.from({ length: 1001 }, (_, i) => `m${i}@contoso.com`).join(','), valid: false },
   { field: 'allowedRecipientDomains', value: 'example.com', valid: true },
   { field: 'allowedRecipientDomains', value: 'Example.com, @nhs.net', valid: true },
   { field: 'allowedRecipientDomains', value: 'example.com; nhs.net', valid: true },

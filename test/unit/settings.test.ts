@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DESTINATION_FIELDS, destinationChanges, destinationOf, readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
+import { DESTINATION_FIELDS, destinationChanges, destinationOf, permittedMailbox, readConnectionSettings, readTaskSettings, resolveSecret } from '../../nodes/lib/settings';
 import { endpointsFor, graphScope } from '../../nodes/lib/clouds';
 import { noEnv, validConnection } from '../support/connection-config';
 
@@ -73,6 +73,21 @@ describe('connection settings', () => {
         { field: 'maxRecipientsPerDay', key: 'invalidNumber' },
       ]);
     }
+  });
+
+  it('reads other mailboxes: lower-cased, deduplicated, without the sender, no value in a problem', () => {
+    const { settings } = readConnectionSettings({ ...valid, allowedMailboxes: `Shared@Contoso.com; shared@contoso.com ${valid.senderEmail.toUpperCase()},orders@contoso.com` }, { clientSecret: 's' }, noEnv);
+    expect(settings?.allowedMailboxes).toEqual(['shared@contoso.com', 'orders@contoso.com']);
+    expect(permittedMailbox(settings!, ' SHARED@contoso.com ')).toBe('shared@contoso.com');
+    expect(permittedMailbox(settings!, valid.senderEmail.toUpperCase())).toBe(valid.senderEmail);
+    expect(permittedMailbox(settings!, 'ceo@contoso.com')).toBeUndefined();
+    expect(permittedMailbox(settings!, '')).toBeUndefined();
+
+    const bad = readConnectionSettings({ ...valid, allowedMailboxes: 'a@contoso.com, Secret Value <x@y.z>' }, { clientSecret: 's' }, noEnv);
+    expect(bad.problems).toEqual([{ field: 'allowedMailboxes', key: 'invalidMailbox' }]);
+    const many = readConnectionSettings({ ...valid, allowedMailboxes: 'a@b.c '.repeat(1001) }, { clientSecret: 's' }, noEnv);
+    expect(many.problems).toEqual([{ field: 'allowedMailboxes', key: 'tooManyMailboxes', params: { max: '1000' } }]);
+    expect(readConnectionSettings(valid, { clientSecret: 's' }, noEnv).settings?.allowedMailboxes).toEqual([]);
   });
 
   it('knows every cloud', () => {
