@@ -5,12 +5,17 @@
 import type { Node, NodeAPI } from 'node-red';
 import type { ConnectionRuntime } from './lib/connection';
 import type { ConfigProblem, ConnectionCredentials, Destination, EnvLookup } from './lib/settings';
+import type { KeyedConnection } from './lib/send-message';
+
+export const CONNECTION_TYPE = 'office365-mail-connection';
 
 export interface ConnectionNode extends Node<ConnectionCredentials> {
   /** Absent when the configuration is invalid; `problems` says why. */
   runtime?: ConnectionRuntime;
   problems: ConfigProblem[];
   key: string;
+  /** Another deployed connection has the same Key: tasks choosing by Key refuse it (set at deploy). */
+  duplicateKey?: boolean;
   /** Stops the daily expiry warning (set while the credential's expiry is watched). */
   stopExpiryWatch?: () => void;
   /** Where its stored credentials may be sent: Test connection uses them only for this. */
@@ -38,4 +43,42 @@ export function closeGraceMs(RED: NodeAPI): number {
   const configured = Number((RED.settings as { nodeCloseTimeout?: unknown }).nodeCloseTimeout);
   const closeTimeout = Number.isFinite(configured) && configured > 0 ? configured : 15_000;
   return Math.max(500, closeTimeout - 3000);
+}
+
+/** The deployed nodes' configurations as RED.nodes.eachNode hands them over. */
+type NodeConfig = { id: string; type: string; key?: unknown };
+
+function keyOf(config: NodeConfig): string {
+  return typeof config.key === 'string' ? config.key.trim() : '';
+}
+
+/** Ids of the other deployed connections with this Key (Node-RED's own view of the deployed flows). */
+export function connectionsWithKey(RED: NodeAPI, key: string, except?: string): string[] {
+  const ids: string[] = [];
+  if (!key) return ids;
+  RED.nodes.eachNode((config: object) => {
+    const n = config as NodeConfig;
+    if (n.type === CONNECTION_TYPE && n.id !== except && keyOf(n) === key) ids.push(n.id);
+  });
+  return ids;
+}
+
+/**
+ * The one lookup of a deployed connection by its Key (authType `connectionKey`). `cache` keeps the
+ * ids found (at most one per deployed connection), checked against the live node on every use, so
+ * a redeploy is seen; only a Key not found costs a pass over the deployed nodes.
+ */
+export function connectionByKey(RED: NodeAPI, key: string, cache: Map<string, string>): KeyedConnection {
+  const cached = cache.get(key);
+  let node = cached === undefined ? null : (RED.nodes.getNode(cached) as ConnectionNode | null);
+  if (!node || node.type !== CONNECTION_TYPE || node.key.trim() !== key) {
+    cache.delete(key);
+    const ids = connectionsWithKey(RED, key);
+    if (ids.length > 1) return { problem: 'duplicate' };
+    node = ids.length === 1 ? (RED.nodes.getNode(ids[0]) as ConnectionNode | null) : null;
+    if (!node) return { problem: 'unknown' };
+    cache.set(key, node.id);
+  }
+  if (node.duplicateKey) return { problem: 'duplicate' };
+  return node.runtime ? { runtime: node.runtime } : { problem: 'invalid' };
 }

@@ -10,7 +10,7 @@ import { credentialExpiry, watchExpiry } from './lib/expiry';
 import { reportedIds, type MailError } from './lib/errors';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { closeGraceMs, connectionsWithKey, envLookup, type ConnectionNode } from './node-red-runtime';
 import { errorText, problemText } from './texts';
 import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
@@ -34,6 +34,11 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     this.key = typeof config.key === 'string' ? config.key : '';
     this.destination = destinationOf(config);
+    // Keys are unique: email tasks choosing by Key refuse a Key two connections share, and the log says so.
+    if (connectionsWithKey(RED, this.key.trim(), this.id).length > 0) {
+      this.duplicateKey = true;
+      this.error(RED._('office365-mail-connection.deploy.duplicateKey', { key: this.key.trim() }));
+    }
     const { settings, problems } = readConnectionSettings(config, this.credentials, envLookup(RED, this));
     this.problems = problems;
     if (settings) {
