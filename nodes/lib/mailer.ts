@@ -261,6 +261,11 @@ export class Mailer {
       if (err instanceof MailError && err.status === 403 && mailbox.toLowerCase() !== this.options.sender.toLowerCase() && (err.hintKey === 'accessDenied' || err.hintKey === 'sendAsDenied')) {
         throw amend(err, { category: 'permission', hintKey: 'mailboxOutOfScope', params: { mailbox } });
       }
+      // An answer's 404 is the message answered, not the mailbox: gone, moved (a move changes its
+      // id) or never in this mailbox.
+      if (err instanceof MailError && answer && err.status === 404 && err.graphCode === 'ErrorItemNotFound') {
+        throw amend(err, { hintKey: 'messageNotFound', params: { mailbox } });
+      }
       throw err;
     }
   }

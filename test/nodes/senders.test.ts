@@ -215,7 +215,7 @@ describe('reply, reply all and forward', () => {
     await out.settled(2);
     const byTopic = Object.fromEntries(out.failed.map((m) => [String(m.topic), errorOf(m)]));
     expect(byTopic.none).toMatchObject({ category: 'validation', code: 'MissingMessageId' });
-    expect(byTopic.unknown).toMatchObject({ category: 'mailbox', status: 404, graphCode: 'ErrorItemNotFound' });
+    expect(byTopic.unknown).toMatchObject({ category: 'mailbox', status: 404, graphCode: 'ErrorItemNotFound', hint: expect.stringContaining('hints.messageNotFound') });
     expect(sandbox.mail()).toHaveLength(0);
   });
 
