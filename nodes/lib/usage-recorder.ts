@@ -15,6 +15,13 @@ export interface UsageSnapshot {
   lastSuccess: string | null;
   lastFailure: string | null;
   recentFailures: FailureRecord[];
+  /** Sent and failed per mailbox the connection sent from (its sender and allowedMailboxes). */
+  mailboxes: Record<string, MailboxCounts>;
+}
+
+export interface MailboxCounts {
+  sent: number;
+  failed: number;
 }
 
 /** How many failures the view keeps, newest first. */
@@ -27,10 +34,13 @@ export class UsageRecorder {
   private readonly failedByCategory: Partial<Record<ErrorCategory, number>> = {};
   private lastSuccess: string | null = null;
   private readonly recent: FailureRecord[] = [];
+  // Keys are mailboxes the connection permits (at most its 1,000 allowedMailboxes and the sender).
+  private readonly byMailbox = new Map<string, MailboxCounts>();
 
-  recordSent(at: Date): void {
+  recordSent(at: Date, mailbox?: string): void {
     this.sent++;
     this.lastSuccess = at.toISOString();
+    if (mailbox !== undefined) this.mailbox(mailbox).sent++;
   }
 
   recordThrottled(): void {
@@ -41,7 +51,9 @@ export class UsageRecorder {
     this.retried++;
   }
 
-  recordFailure(node: NodeRef, error: MailError, at = new Date()): void {
+  /** `mailbox` when the mail had one (a mail refused before its sender was known has none). */
+  recordFailure(node: NodeRef, error: MailError, at = new Date(), mailbox?: string): void {
+    if (mailbox !== undefined) this.mailbox(mailbox).failed++;
     this.failedByCategory[error.category] = (this.failedByCategory[error.category] ?? 0) + 1;
     this.recent.unshift({ time: at.toISOString(), node, ...failureReport(error) });
     if (this.recent.length > RECENT_FAILURES) this.recent.length = RECENT_FAILURES;
@@ -59,6 +71,17 @@ export class UsageRecorder {
       lastSuccess: this.lastSuccess,
       lastFailure: this.recent[0]?.time ?? null,
       recentFailures: this.recent.map((r) => ({ ...r })),
+      mailboxes: Object.fromEntries([...this.byMailbox].map(([address, counts]) => [address, { ...counts }])),
     };
+  }
+
+  private mailbox(address: string): MailboxCounts {
+    const key = address.toLowerCase();
+    let counts = this.byMailbox.get(key);
+    if (!counts) {
+      counts = { sent: 0, failed: 0 };
+      this.byMailbox.set(key, counts);
+    }
+    return counts;
   }
 }
