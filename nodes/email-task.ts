@@ -34,9 +34,8 @@ export = function register(RED: NodeAPI): void {
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
-    // By Key, the connection is found per message among the deployed ones (ids cached per task).
-    const keyCache = new Map<string, string>();
-    const choice: ConnectionChoice = byKey ? { byKey: (key) => connectionByKey(RED, key, keyCache) } : runtime;
+    // By Key, the connection is found per message among the deployed ones.
+    const choice: ConnectionChoice = byKey ? { byKey: connectionByKey } : runtime;
 
     const readInput = inputReader(RED, node, settings);
 

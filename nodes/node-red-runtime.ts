@@ -7,15 +7,12 @@ import type { ConnectionRuntime } from './lib/connection';
 import type { ConfigProblem, ConnectionCredentials, Destination, EnvLookup } from './lib/settings';
 import type { KeyedConnection } from './lib/send-message';
 
-export const CONNECTION_TYPE = 'office365-mail-connection';
 
 export interface ConnectionNode extends Node<ConnectionCredentials> {
   /** Absent when the configuration is invalid; `problems` says why. */
   runtime?: ConnectionRuntime;
   problems: ConfigProblem[];
   key: string;
-  /** Another deployed connection has the same Key: tasks choosing by Key refuse it (set at deploy). */
-  duplicateKey?: boolean;
   /** Stops the daily expiry warning (set while the credential's expiry is watched). */
   stopExpiryWatch?: () => void;
   /** Where its stored credentials may be sent: Test connection uses them only for this. */
@@ -45,40 +42,41 @@ export function closeGraceMs(RED: NodeAPI): number {
   return Math.max(500, closeTimeout - 3000);
 }
 
-/** The deployed nodes' configurations as RED.nodes.eachNode hands them over. */
-type NodeConfig = { id: string; type: string; key?: unknown };
-
-function keyOf(config: NodeConfig): string {
-  return typeof config.key === 'string' ? config.key.trim() : '';
-}
-
-/** Ids of the other deployed connections with this Key (Node-RED's own view of the deployed flows). */
-export function connectionsWithKey(RED: NodeAPI, key: string, except?: string): string[] {
-  const ids: string[] = [];
-  if (!key) return ids;
-  RED.nodes.eachNode((config: object) => {
-    const n = config as NodeConfig;
-    if (n.type === CONNECTION_TYPE && n.id !== except && keyOf(n) === key) ids.push(n.id);
-  });
-  return ids;
-}
-
 /**
- * The one lookup of a deployed connection by its Key (authType `connectionKey`). `cache` keeps the
- * ids found (at most one per deployed connection), checked against the live node on every use, so
- * a redeploy is seen; only a Key not found costs a pass over the deployed nodes.
+ * The deployed connection nodes by Key: the one lookup for email tasks that choose their
+ * connection per message (authType `connectionKey`). Module state on purpose: Node-RED loads a
+ * node module once per process and runs one runtime in it, and each connection node adds itself
+ * when it starts and removes itself when it closes, so the index is exactly what is deployed
+ * (a redeploy closes the old node before the new one starts).
  */
-export function connectionByKey(RED: NodeAPI, key: string, cache: Map<string, string>): KeyedConnection {
-  const cached = cache.get(key);
-  let node = cached === undefined ? null : (RED.nodes.getNode(cached) as ConnectionNode | null);
-  if (!node || node.type !== CONNECTION_TYPE || node.key.trim() !== key) {
-    cache.delete(key);
-    const ids = connectionsWithKey(RED, key);
-    if (ids.length > 1) return { problem: 'duplicate' };
-    node = ids.length === 1 ? (RED.nodes.getNode(ids[0]) as ConnectionNode | null) : null;
-    if (!node) return { problem: 'unknown' };
-    cache.set(key, node.id);
+const connectionsByKey = new Map<string, Set<ConnectionNode>>();
+
+/** Adds a starting connection node; returns how many others hold its Key, and its removal. */
+export function indexConnection(node: ConnectionNode): { others: number; remove: () => void } {
+  const key = node.key.trim();
+  if (!key) return { others: 0, remove: () => undefined };
+  let nodes = connectionsByKey.get(key);
+  if (!nodes) {
+    nodes = new Set();
+    connectionsByKey.set(key, nodes);
   }
-  if (node.duplicateKey) return { problem: 'duplicate' };
+  const others = nodes.size;
+  nodes.add(node);
+  const held = nodes;
+  return {
+    others,
+    remove: () => {
+      held.delete(node);
+      if (held.size === 0 && connectionsByKey.get(key) === held) connectionsByKey.delete(key);
+    },
+  };
+}
+
+/** The deployed connection with this Key, or why none can be used (none, several, invalid). */
+export function connectionByKey(key: string): KeyedConnection {
+  const nodes = connectionsByKey.get(key);
+  if (!nodes || nodes.size === 0) return { problem: 'unknown' };
+  if (nodes.size > 1) return { problem: 'duplicate' };
+  const [node] = nodes;
   return node.runtime ? { runtime: node.runtime } : { problem: 'invalid' };
 }

@@ -10,7 +10,7 @@ import { credentialExpiry, watchExpiry } from './lib/expiry';
 import { reportedIds, type MailError } from './lib/errors';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, connectionsWithKey, envLookup, type ConnectionNode } from './node-red-runtime';
+import { closeGraceMs, envLookup, indexConnection, type ConnectionNode } from './node-red-runtime';
 import { errorText, problemText } from './texts';
 import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
@@ -34,11 +34,6 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     this.key = typeof config.key === 'string' ? config.key : '';
     this.destination = destinationOf(config);
-    // Keys are unique: email tasks choosing by Key refuse a Key two connections share, and the log says so.
-    if (connectionsWithKey(RED, this.key.trim(), this.id).length > 0) {
-      this.duplicateKey = true;
-      this.error(RED._('office365-mail-connection.deploy.duplicateKey', { key: this.key.trim() }));
-    }
     const { settings, problems } = readConnectionSettings(config, this.credentials, envLookup(RED, this));
     this.problems = problems;
     if (settings) {
@@ -61,9 +56,14 @@ export = function register(RED: NodeAPI): void {
     }
     connections.add(this);
     feed.changed();
+    // Keys are unique: email tasks choosing by Key refuse a Key two deployed connections share, and
+    // the log says so (the second of the two to start reports it).
+    const indexed = indexConnection(this);
+    if (indexed.others > 0) this.error(RED._('office365-mail-connection.deploy.duplicateKey', { key: this.key.trim() }));
 
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
+      indexed.remove();
       this.stopExpiryWatch?.();
       if (connections.size === 0) feed.flush();
       else feed.changed();

@@ -137,6 +137,7 @@ describe('the connection chosen by its Key', () => {
     expect(sandbox.mail(REPORTS)).toHaveLength(1);
     // No red "no connection" status for a task that chooses its connection per message.
     expect(out.statuses.filter((s) => s.fill === 'red')).toEqual([]);
+    expectNoLeaks([out.sent, out.statuses, logText()], sandbox);
   });
 
   it('an unknown key fails with validation naming it; an invalid one too; nothing is sent', async () => {
@@ -162,6 +163,31 @@ describe('the connection chosen by its Key', () => {
     expect(errorOf(out.failed[0])).toMatchObject({ category: 'validation', code: 'DuplicateConnectionKey' });
     expect(logText()).toContain('deploy.duplicateKey');
     expect(sandbox.mail()).toHaveLength(0);
+  });
+});
+
+describe('the Key index follows deploys', () => {
+  it('a duplicate deployed later is refused at once, and once it is gone the Key works again', async () => {
+    const credentials = (count: number): Record<string, { clientSecret: string }> =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`c${i + 1}`, { clientSecret: SANDBOX.clientSecret }]));
+    await loadKeyed(keyedFlow([{ key: 'solo' }]), 1);
+    let out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'one', payload: 'x', connection: 'solo' });
+    await out.settled(1);
+    expect(out.sent).toHaveLength(1);
+    // Only the new connection starts (a "modified nodes" deploy): the old one is not restarted.
+    await helper.setFlows(keyedFlow([{ key: 'solo' }, { key: 'solo', senderEmail: REPORTS }]), 'nodes', credentials(2));
+    out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'two', payload: 'x', connection: 'solo' });
+    await out.settled(1);
+    expect(errorOf(out.failed[0])).toMatchObject({ code: 'DuplicateConnectionKey' });
+    await helper.setFlows(keyedFlow([{ key: 'solo' }]), 'nodes', credentials(1));
+    out = watchOutputs();
+    send({ to: 'ada@example.com', topic: 'three', payload: 'x', connection: 'solo' });
+    await out.settled(1);
+    expect(emailOf(out.sent[0]).sender).toBe(SANDBOX.senderEmail);
+    expect(sandbox.mail(SANDBOX.senderEmail)).toHaveLength(2);
+    expect(sandbox.mail(REPORTS)).toHaveLength(0);
   });
 });
 
@@ -241,6 +267,7 @@ describe('reply, reply all and forward', () => {
     expect(inbox[0]).toMatchObject({ subject: 'RE: Order 42', conversationId: original.conversationId, internetMessageId: email.internetMessageId });
     expect(inbox[0].attachments.find((a) => a.name === 'big.bin')?.bytes).toBe(big.length);
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
+    expectNoLeaks([out.sent.map((m) => m.email), out.statuses, logText()], sandbox);
   });
 });
 
