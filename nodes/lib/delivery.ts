@@ -12,7 +12,8 @@
  *   createReplyAll / createForward.
  */
 import type { Message } from '@microsoft/microsoft-graph-types';
-import { MailError, amend, withHint } from './errors';
+import { MailError, amend, validationError, withHint } from './errors';
+import { domainOf } from './recipients';
 import { fileAttachmentJsonBytes, toFileAttachment } from './attachments';
 import { GRAPH_MAX_REQUEST_BYTES, type AnswerAction, type AnswerBody, type DraftResult, type GraphCallResult, type GraphClient } from './graph';
 import type { AccessToken } from './token';
@@ -40,6 +41,12 @@ export interface DeliveryJob {
   answer?: { action: AnswerAction; messageId: string };
   /** Through a draft even when one request would do, so the mail's ids are known (Mail.ReadWrite). */
   viaDraft?: boolean;
+  /**
+   * The connection's allowed recipient domains (lower-case; empty: any). A reply's recipients are
+   * Graph's choice, so with a list a reply or reply all goes through its draft, whose recipients
+   * are checked before it is sent.
+   */
+  allowedRecipientDomains?: readonly string[];
 }
 
 export interface DeliveryResult extends GraphCallResult, Partial<MessageIds> {
@@ -80,7 +87,8 @@ export async function deliver(graph: GraphClient, sender: string, job: DeliveryJ
   if (answer) {
     const body = answerBody(mail, answer.action);
     const fits = mail.attachments.length === 0 || answerRequestBytes(mail, body) <= GRAPH_MAX_REQUEST_BYTES;
-    if (fits && !job.viaDraft) {
+    const domains = answer.action === 'forward' ? [] : (job.allowedRecipientDomains ?? []);
+    if (fits && !job.viaDraft && domains.length === 0) {
       const message: Message = mail.attachments.length ? { ...body.message, attachments: mail.attachments.map(toFileAttachment) } : (body.message ?? {});
       const ids = await graph.answer(sender, answer.messageId, answer.action, { ...body, message }, token.token, job.timeoutMs, job.aborting);
       return { ...ids, path: answer.action };
@@ -88,7 +96,8 @@ export async function deliver(graph: GraphClient, sender: string, job: DeliveryJ
     if (!graph.uploadSessions && mail.attachments.some((a) => a.bytes.length >= UPLOAD_SESSION_MIN_BYTES)) throw noUploadSessions(mail, job);
     const create: DraftMaker = (message, draftToken, timeoutMs, signal) =>
       graph.createAnswerDraft(sender, answer.messageId, answer.action, { ...body, message }, draftToken, timeoutMs, signal);
-    return new UploadDelivery(graph, sender, job, token, options.renew, body.message ?? {}, create, answer.action).run();
+    const check = domains.length ? (draft: DraftResult) => recipientOutside(draft, domains) : undefined;
+    return new UploadDelivery(graph, sender, job, token, options.renew, body.message ?? {}, create, answer.action, check).run();
   }
   if (!job.viaDraft && choosePath(mail, job.saveToSentItems) === 'sendMail') {
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
@@ -131,6 +140,12 @@ function answerRequestBytes(mail: ComposedMail, body: AnswerBody): number {
   return Buffer.byteLength(JSON.stringify({ ...body, message: body.message ?? {} })) + Buffer.byteLength(',"attachments":[]') + list;
 }
 
+/** A refusal when the draft Graph made goes to a domain the connection does not allow. */
+function recipientOutside(draft: DraftResult, domains: readonly string[]): MailError | undefined {
+  const refused = draft.recipients.find((address) => !domains.includes(domainOf(address)));
+  return refused === undefined ? undefined : validationError('RecipientDomainNotAllowed', 'domainNotAllowed', { field: 'to', value: refused }, 'domainNotAllowed');
+}
+
 /** Makes the draft (a new mail, or an answer in its thread) with the message fields given. */
 type DraftMaker = (message: Message, token: string, timeoutMs: number, signal?: AbortSignal) => Promise<DraftResult>;
 
@@ -148,6 +163,8 @@ class UploadDelivery {
     private readonly fields: Message,
     private readonly create: DraftMaker,
     private readonly path: SendPath,
+    /** A refusal of the draft as Graph made it (nothing sent: the draft is deleted). */
+    private readonly check?: (draft: DraftResult) => MailError | undefined,
   ) {
     this.current = token;
   }
@@ -168,6 +185,11 @@ class UploadDelivery {
     }
     const draftId = draft.id;
     this.draftId = draftId;
+    const refused = this.check?.(draft);
+    if (refused) {
+      await this.discard();
+      throw refused;
+    }
     let step = '';
     try {
       for (const a of separate) {

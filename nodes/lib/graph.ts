@@ -19,7 +19,12 @@ export interface DraftResult extends GraphCallResult {
   id: string;
   internetMessageId?: string;
   conversationId?: string;
+  /** To, Cc and Bcc addresses as the draft holds them (an answer's are Graph's choice). */
+  recipients: string[];
 }
+
+/** More recipients than Exchange ever takes in one message are not read from an answer. */
+const MAX_DRAFT_RECIPIENTS = 1000;
 
 /** An answer's action in Graph's URL: `reply`, `replyAll`, `forward`. */
 export type AnswerAction = 'reply' | 'replyAll' | 'forward';
@@ -236,10 +241,19 @@ export class GraphClient {
 
 /** A draft's id and the ids Graph gives it on creation (kept when it is sent). */
 function draftOf(response: GraphResponse): DraftResult {
-  const data = (response.data ?? {}) as { id?: unknown; internetMessageId?: unknown; conversationId?: unknown };
+  const data = (response.data ?? {}) as { id?: unknown; internetMessageId?: unknown; conversationId?: unknown; toRecipients?: unknown; ccRecipients?: unknown; bccRecipients?: unknown };
   if (typeof data.id !== 'string' || data.id === '') throw unexpectedAnswer(response);
   const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' && value.length <= 1024 ? value : undefined);
+  const recipients: string[] = [];
+  for (const list of [data.toRecipients, data.ccRecipients, data.bccRecipients]) {
+    if (!Array.isArray(list)) continue;
+    for (const r of list.slice(0, MAX_DRAFT_RECIPIENTS)) {
+      const address = text((r as { emailAddress?: { address?: unknown } } | null)?.emailAddress?.address);
+      if (address) recipients.push(address);
+    }
+  }
   return {
+    recipients,
     id: data.id,
     internetMessageId: text(data.internetMessageId),
     conversationId: text(data.conversationId),

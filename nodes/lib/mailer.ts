@@ -29,6 +29,8 @@ export interface SendJob {
   route?: MailRoute;
   /** Every new mail through a draft, so msg.email carries its ids. */
   returnMessageIds?: boolean;
+  /** The connection's allowed recipient domains, for answers whose recipients Graph chooses. */
+  allowedRecipientDomains?: readonly string[];
   saveToSentItems: boolean;
   timeoutMs: number;
   node: NodeRef;

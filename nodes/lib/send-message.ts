@@ -63,6 +63,7 @@ export async function sendMessage(connection: ConnectionChoice, input: () => Pro
     mail,
     route,
     returnMessageIds: settings.returnMessageIds,
+    allowedRecipientDomains: runtime.settings.allowedRecipientDomains,
     saveToSentItems: settings.saveToSentItems,
     timeoutMs: settings.timeoutMs,
     retry: { maxAttempts: settings.maxAttempts, maxWaitMs: settings.maxWaitMs, retryUnknownOutcome: settings.retryUnknownOutcome },

@@ -249,6 +249,21 @@ describe('reply, reply all and forward', () => {
     expect(sandbox.mail()).toHaveLength(0);
   });
 
+  it('with allowed recipient domains a reply goes through its draft, and one to another domain is refused unsent', async () => {
+    const inside = incoming();
+    const outside = sandbox.injectMail(SANDBOX.senderEmail, { from: 'stranger@example.com', subject: 'Spam?' });
+    await loadMailFlow(mailFlow(sandbox, { action: 'reply' }, { allowedRecipientDomains: 'contoso.onmicrosoft.com' }));
+    const out = watchOutputs();
+    send({ topic: 'inside', payload: 'ok', mail: { id: inside.id } });
+    await out.settled(1);
+    send({ topic: 'outside', payload: 'no', mail: { id: outside.id } });
+    await out.settled(2);
+    expect(emailOf(out.sent[0])).toMatchObject({ path: 'reply', conversationId: inside.conversationId });
+    expect(errorOf(out.failed[0])).toMatchObject({ category: 'validation', code: 'RecipientDomainNotAllowed' });
+    expect(sandbox.mail().map((m) => m.message.subject)).toEqual(['RE: Order 42']);
+    expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
+  });
+
   it('a reply with a 6 MB attachment goes through createReply, an upload session and send', async () => {
     const original = incoming();
     await loadMailFlow(mailFlow(sandbox, { action: 'reply' }));
