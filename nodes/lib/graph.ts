@@ -14,6 +14,12 @@ export interface GraphCallResult {
 /** Graph refuses requests over 4 MB with 413; checked here so a large mail is not uploaded in vain. */
 export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Drafts are made with immutable ids: the id then stays the item's once the draft is sent into Sent
+ * Items, so msg.email.messageId finds the sent mail (https://learn.microsoft.com/graph/outlook-immutable-id).
+ */
+const IMMUTABLE_IDS: Readonly<Record<string, string>> = { Prefer: 'IdType="ImmutableId"' };
+
 /** A draft created by `POST /users/{sender}/messages` (or createReply, createForward …), with its ids. */
 export interface DraftResult extends GraphCallResult {
   id: string;
@@ -118,7 +124,7 @@ export class GraphClient {
   /** `POST /users/{sender}/messages`: a draft of the message (with the attachments given in it). */
   async createDraft(sender: string, message: Message, token: string, timeoutMs: number, signal?: AbortSignal): Promise<DraftResult> {
     const url = `${this.messagesUrl(sender)}`;
-    const response = await this.request({ method: 'POST', url, body: JSON.stringify(message), token, timeoutMs, signal, sends: false });
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify(message), headers: IMMUTABLE_IDS, token, timeoutMs, signal, sends: false });
     return draftOf(response);
   }
 
@@ -140,7 +146,7 @@ export class GraphClient {
    */
   async createAnswerDraft(mailbox: string, messageId: string, action: AnswerAction, body: AnswerBody, token: string, timeoutMs: number, signal?: AbortSignal): Promise<DraftResult> {
     const url = `${this.messageUrl(mailbox, messageId)}/create${action.charAt(0).toUpperCase()}${action.slice(1)}`;
-    const response = await this.request({ method: 'POST', url, body: JSON.stringify(body), token, timeoutMs, signal, sends: false });
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify(body), headers: IMMUTABLE_IDS, token, timeoutMs, signal, sends: false });
     return draftOf(response);
   }
 

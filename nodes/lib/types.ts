@@ -156,7 +156,7 @@ export interface SendResult extends MailSummary {
   sentAt: string;
   /** Known when the mail went through a draft (large mails, answers with large files, returnMessageIds). */
   internetMessageId?: string;
-  /** The draft's Graph id (its Sent Items copy gets another one). */
+  /** The draft's immutable Graph id, which its Sent Items copy keeps. */
   messageId?: string;
   conversationId?: string;
 }

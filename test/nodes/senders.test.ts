@@ -297,6 +297,10 @@ describe('which mail went out', () => {
     expect(email).toMatchObject({ path: 'uploadSession', messageId: expect.any(String), internetMessageId: expect.any(String), conversationId: expect.any(String) });
     const copy = sandbox.messages(REPORTS, 'inbox')[0];
     expect(copy).toMatchObject({ subject: 'tracked', internetMessageId: email.internetMessageId, conversationId: email.conversationId });
+    // messageId is an immutable id: the sender's Sent Items copy keeps it.
+    const sentItems = sandbox.messages(SANDBOX.senderEmail, 'sentitems');
+    expect(sentItems.map((m) => m.immutableId)).toEqual([email.messageId]);
+    expect(graphRequests().find((r) => r.path.endsWith('/messages'))).toBeDefined();
   });
 
   it('without it a small mail goes by sendMail, whose 202 carries no ids', async () => {
