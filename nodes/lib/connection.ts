@@ -12,6 +12,7 @@ import { Registry } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
+import type { UsageRecorder } from './usage-recorder';
 
 export class ConnectionRuntime {
   readonly mailer: Mailer;
@@ -25,6 +26,8 @@ export class ConnectionRuntime {
     log?: LogSink,
     onUsageChange?: () => void,
     readonly registry: Registry = new Registry(),
+    /** The connection Key's usage data (Node-RED's persistent store); in memory without it. */
+    usage?: UsageRecorder,
   ) {
     this.http = registry.http(settings);
     const tokens = registry.tokenProvider(settings, log);
@@ -40,6 +43,7 @@ export class ConnectionRuntime {
       queueSize: settings.queueSize,
       mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
       onUsageChange,
+      usage,
     });
   }
 
