@@ -280,12 +280,19 @@ async function scenario(): Promise<void> {
   await shows(failure, 'AADSTS7000215');
   await shows(failure, "secret's ID instead of its Value");
   expect(await failure.first().locator('a.o365-usage-reveal').getAttribute('data-node-id')).toBe(taskId);
-  await shows(page.locator('.o365-usage-note'), 'restart when Node-RED restarts');
+  await shows(page.locator('.o365-usage-note'), 'survives deploys and restarts');
+  // The mail sent before the wrong secret was deployed is still counted: history is kept by Key.
+  const card = page.locator('.o365-usage-connection.o365-usage-failing');
+  await shows(card.locator('.o365-usage-sent'), '1');
+  await card.locator('svg.o365-usage-chart rect.o365-usage-bar-sent').first().waitFor({ state: 'attached' });
+  await card.locator('.o365-usage-since').waitFor();
+  await card.locator('button.o365-usage-clear').waitFor();
   await screenshot('usage-data-auth-failure');
 
-  // The sidebar follows live: another failure arrives over RED.comms without a refresh.
+  // The sidebar follows live: another failure arrives over RED.comms without a refresh, folded
+  // with the first one ("×2 since …").
   await trigger({ to: 'ada@example.com', subject: 'Again', body: 'x' });
-  await page.locator('.o365-usage-failure[data-category="auth"]').nth(1).waitFor();
+  await page.locator('.o365-usage-failure[data-category="auth"] .o365-usage-repeated[data-count="2"]').waitFor();
   await failure.first().locator('a.o365-usage-reveal').click();
   // Node-RED 4 flashes the revealed node, Node-RED 5 also selects it.
   await page.waitForFunction((id) => {
@@ -406,8 +413,8 @@ test('Test connection explains a token without roles, a refused secret and missi
 });
 
 test.each([
-  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Die Zählerstände liegen im Speicher'],
-  ['ja-JP', '接続をテスト', '認可', 'カウントはメモリ上に保持'],
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'bei Bereitstellungen und Neustarts erhalten'],
+  ['ja-JP', '接続をテスト', '認可', 'デプロイや再起動の後も残ります'],
 ])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageNote) => {
   const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
   const previous = page;
