@@ -307,6 +307,17 @@ async function scenario(): Promise<void> {
   const usage = await axios.get(`${nodeRed.url}/office365-mail/usage`);
   const html = await page.content();
   expectNoLeaks([flows.data, usage.data, html, nodeRed.log()], sandbox, [WRONG_SECRET]);
+
+  // 9. Node-RED restarts: the editor reloads and Usage Data still shows the mail sent and the
+  // folded failures (kept in the user directory by Key).
+  await nodeRed.restart();
+  await page.reload();
+  await node(taskId).waitFor();
+  await openSidebar('office365-mail-usage');
+  const restarted = page.locator('.o365-usage-connection.o365-usage-failing');
+  await restarted.locator('.o365-usage-failure[data-category="auth"] .o365-usage-repeated[data-count="2"]').waitFor();
+  await shows(restarted.locator('.o365-usage-sent'), '1');
+  await screenshot('usage-data-after-restart');
 }
 
 test('Test connection explains a token without roles, a refused secret and missing fields; the key clash is named', async () => {
