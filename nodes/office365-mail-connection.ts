@@ -109,7 +109,8 @@ export = function register(RED: NodeAPI): void {
 
   /** One key's usage data, in the same shape; 404 with an empty list when no connection or history has it. */
   function oneKey(key: string, res: Response): void {
-    const report = usageReport(RED, connections, store, key);
+    // An empty Key names nothing (connections without one are listed only in the full report).
+    const report = key ? usageReport(RED, connections, store, key) : { connections: [] };
     res.status(report.connections.length ? 200 : 404).json(report);
   }
 

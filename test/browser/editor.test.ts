@@ -317,6 +317,8 @@ async function scenario(): Promise<void> {
   const restarted = page.locator('.o365-usage-connection.o365-usage-failing');
   await restarted.locator('.o365-usage-failure[data-category="auth"] .o365-usage-repeated[data-count="2"]').waitFor();
   await shows(restarted.locator('.o365-usage-sent'), '1');
+  // The failure links to its node once the editor has loaded the flows.
+  await restarted.locator(`a.o365-usage-reveal[data-node-id="${taskId}"]`).first().waitFor();
   await screenshot('usage-data-after-restart');
 }
 

@@ -102,6 +102,7 @@ describe('usage data across deploys and restarts', () => {
     expect(byQuery.body).toEqual(byPath.body);
     expect((byPath.body as { connections: Usage[] }).connections.map((c) => [c.key, c.sent])).toEqual([['sandbox', 1]]);
     await helper.request().get('/office365-mail/usage/nobody').expect(404, { connections: [] });
+    await helper.request().get('/office365-mail/usage').query({ key: '' }).expect(404, { connections: [] });
 
     await helper.request().post('/office365-mail/usage/clear').type('form').send({ key: 'sandbox' }).expect(415);
     await helper.request().post('/office365-mail/usage/clear').send({}).expect(400);
