@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { USAGE_FILE } from '../../nodes/lib/usage-store';
-import { helper, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
+import { helper, redeploy, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
 
 const WRONG_SECRET = 'wrong-secret-value-for-usage';
@@ -51,7 +51,7 @@ describe('usage data across deploys and restarts', () => {
     expect((await sendOne('first')).sent).toHaveLength(1);
 
     // The secret changes: a full deploy makes a new connection node under the same Key.
-    await helper.setFlows(flow, 'full', { c1: { clientSecret: WRONG_SECRET } });
+    await redeploy(flow, 'full', { c1: { clientSecret: WRONG_SECRET } });
     const failed = await sendOne('with the wrong secret');
     expect(failed.failed[0].error).toMatchObject({ category: 'auth', aadsts: 7000215 });
 
@@ -63,7 +63,7 @@ describe('usage data across deploys and restarts', () => {
 
     // An unrelated flow replaces everything: the evidence stays, marked removed.
     const unrelated: FlowNode[] = [{ id: 't2', type: 'tab', label: 'other' }, { id: 'h1', type: 'helper', z: 't2' }];
-    await helper.setFlows(unrelated, 'full', {});
+    await redeploy(unrelated, 'full', {});
     const [removed] = await usage();
     expect(removed).toMatchObject({ id: null, key: 'sandbox', name: 'Sandbox', senderEmail: SANDBOX.senderEmail, sent: 1, failed: 1, removed: true, removedAt: expect.any(String) });
     expect(removed.recentFailures[0]).toMatchObject({ category: 'auth', aadsts: 7000215 });
@@ -86,7 +86,7 @@ describe('usage data across deploys and restarts', () => {
     const flow = mailFlow(sandbox);
     await loadMailFlow(flow);
     await sendOne('under the old key');
-    await helper.setFlows(mailFlow(sandbox, {}, { key: 'renamed' }), 'full', { c1: { clientSecret: SANDBOX.clientSecret } });
+    await redeploy(mailFlow(sandbox, {}, { key: 'renamed' }), 'full', { c1: { clientSecret: SANDBOX.clientSecret } });
     const list = await usage();
     expect(list.map((c) => [c.key, c.sent, c.removed])).toEqual([
       ['renamed', 0, false],
