@@ -12,10 +12,13 @@ import { Registry } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings } from './types';
+import { UsageRecorder } from './usage-recorder';
 
 export class ConnectionRuntime {
   readonly mailer: Mailer;
   readonly tokens: TokenProvider;
+  /** This connection's usage data (its Key's history): the mailer records into it, and so may other nodes of the connection. */
+  readonly usage: UsageRecorder;
   private readonly http: HttpClient;
   private readonly releaseTokens: () => void;
 
@@ -25,7 +28,10 @@ export class ConnectionRuntime {
     log?: LogSink,
     onUsageChange?: () => void,
     readonly registry: Registry = new Registry(),
+    /** The connection Key's usage data (Node-RED's persistent store); in memory without it. */
+    usage: UsageRecorder = new UsageRecorder(),
   ) {
+    this.usage = usage;
     this.http = registry.http(settings);
     const tokens = registry.tokenProvider(settings, log);
     this.tokens = tokens.provider;
@@ -40,6 +46,7 @@ export class ConnectionRuntime {
       queueSize: settings.queueSize,
       mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
       onUsageChange,
+      usage,
     });
   }
 

@@ -54,6 +54,8 @@ export interface MailerOptions {
   mailbox: (address: string) => MailboxLease;
   /** Called after the usage counts changed (the editor's Usage Data view is fed from it). */
   onUsageChange?: () => void;
+  /** Where the counts go: the connection Key's recorder; a private in-memory one without it. */
+  usage?: UsageRecorder;
 }
 
 /** Per mail: what happened across its tries. */
@@ -66,7 +68,7 @@ interface Tries {
 }
 
 export class Mailer {
-  private readonly usage = new UsageRecorder();
+  private readonly usage: UsageRecorder;
   private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The mailboxes this connection sends from, each held until dispose(). */
@@ -77,6 +79,7 @@ export class Mailer {
   private readonly delivery = { renew: () => this.options.tokens.getToken() };
 
   constructor(private readonly options: MailerOptions) {
+    this.usage = options.usage ?? new UsageRecorder();
     // Each mail waiting on a retry listens here; many at once is expected.
     setMaxListeners(0, this.closing.signal);
   }
@@ -104,13 +107,13 @@ export class Mailer {
       });
       this.inFlight.add(running);
       const result = await running.finally(() => this.inFlight.delete(running));
-      this.usage.recordSent(new Date(result.sentAt), this.mailboxOf(job));
+      this.usage.recordSent(new Date(result.sentAt));
       return result;
     } catch (err) {
       failure = asMailError(err, this.options.queueSize, tries.attempts);
       // Recipients of a mail that surely never went out are given back to the daily budget.
       if (failure.category !== 'unknown-outcome') refund?.();
-      this.usage.recordFailure(job.node, failure, undefined, this.mailboxOf(job));
+      this.usage.recordFailure(job.node, failure);
       throw failure;
     } finally {
       // Sent or failed, the mail counts as throttled or retried once when it was.
