@@ -8,14 +8,16 @@ import { credentialExpiry } from './expiry';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
-import { Registry } from './registry';
+import { Registry, type MailboxLease } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
-import type { ConnectionSettings } from './types';
+import type { ConnectionSettings, NodeRef } from './types';
 
 export class ConnectionRuntime {
   readonly mailer: Mailer;
   readonly tokens: TokenProvider;
+  /** Graph on this connection's HTTP client: the mail-in node reads through it. */
+  readonly graph: GraphClient;
   private readonly http: HttpClient;
   private readonly releaseTokens: () => void;
 
@@ -31,6 +33,7 @@ export class ConnectionRuntime {
     this.tokens = tokens.provider;
     this.releaseTokens = tokens.release;
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
+    this.graph = graph;
     const guards = { maxMailsPerMinute: settings.maxMailsPerMinute, maxRecipientsPerDay: settings.maxRecipientsPerDay };
     const { cloud, graphUrl, tenantId, applicationId } = settings;
     this.mailer = new Mailer({
@@ -41,6 +44,21 @@ export class ConnectionRuntime {
       mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
       onUsageChange,
     });
+  }
+
+  /**
+   * A mail-in node's hold on a mailbox's limits, shared with every email task and connection of
+   * the same app and mailbox (Graph's 4 requests in flight, Retry-After pauses). Without pacing
+   * guards: reading is not sending. Released by the node when it closes.
+   */
+  mailboxLimits(mailbox: string): MailboxLease {
+    const { cloud, graphUrl, tenantId, applicationId } = this.settings;
+    return this.registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox });
+  }
+
+  /** A mail-in failure in this connection's usage data (its recent failures and counts by category). */
+  recordFailure(node: NodeRef, error: MailError): void {
+    this.mailer.recordRejected(node, error);
   }
 
   /**
