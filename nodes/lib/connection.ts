@@ -94,6 +94,12 @@ export interface ConnectionTestResult {
   certificateExpiresOn: string | null;
   /** Mail.ReadWrite in the token: mails over 4 MB (drafts, upload sessions) will work. Otherwise `unknown`: Exchange RBAC for Applications grants it outside the token, so only a send will tell. */
   largeMails: 'yes' | 'unknown';
+  /**
+   * What the "email in" node can do by the token's roles: `readWrite` (Mail.ReadWrite: read, mark,
+   * move, delete), `read` (Mail.Read: read, with after reading "leave as it is"), else `unknown`
+   * (Exchange RBAC for Applications grants outside the token; only a poll will tell).
+   */
+  readMail: 'readWrite' | 'read' | 'unknown';
   /** When the secret (or certificate) stops working, as `secretExpiresOn` or the certificate says; null when unknown. */
   credentialExpiresOn: string | null;
   credentialExpiresInDays: number | null;
@@ -117,6 +123,7 @@ export async function testConnection(settings: ConnectionSettings): Promise<Conn
       certificateThumbprint: certificate?.thumbprintSha256 ?? null,
       certificateExpiresOn: certificate?.notAfter.toISOString() ?? null,
       largeMails: roles.includes('Mail.ReadWrite') ? 'yes' : 'unknown',
+      readMail: roles.includes('Mail.ReadWrite') ? 'readWrite' : roles.includes('Mail.Read') ? 'read' : 'unknown',
       credentialExpiresOn: expiry?.date ?? null,
       credentialExpiresInDays: expiry?.days ?? null,
     };
