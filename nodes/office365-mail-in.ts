@@ -55,9 +55,9 @@ export = function register(RED: NodeAPI): void {
     const cursors = new CursorStore(userDir, { connectionKey: connection.key || connection.id, mailbox: settings.mailbox, folder: settings.folder });
     const folder = settings.folder;
 
-    function fail(error: MailError, statusText: string): void {
+    function fail(error: MailError, statusText: string, fill: 'red' | 'yellow' = 'red'): void {
       const msgError = toMsgError(RED._, error, ref);
-      node.status({ fill: 'red', shape: 'ring', text: statusText });
+      node.status({ fill, shape: 'ring', text: statusText });
       // To Catch nodes (as msg._error there, Node-RED's own msg.error beside it) and the log.
       node.error(`${msgError.message} ${msgError.hint}`, { error: msgError, payload: msgError.message } as NodeMessage);
       runtime?.recordFailure(ref, error);
@@ -76,8 +76,7 @@ export = function register(RED: NodeAPI): void {
           return;
         case 'failed':
           if (event.error.category === 'throttled') {
-            node.status({ fill: 'yellow', shape: 'ring', text: t('status.throttled', { seconds: Math.max(1, Math.ceil(event.retryInMs / 1000)) }) });
-            runtime?.recordFailure(ref, event.error);
+            fail(event.error, t('status.throttled', { seconds: Math.max(1, Math.ceil(event.retryInMs / 1000)) }), 'yellow');
             return;
           }
           fail(event.error, t('status.failed', { reason: categoryText(RED._, event.error.category), seconds: Math.ceil(event.retryInMs / 1000) }));

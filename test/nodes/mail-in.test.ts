@@ -12,7 +12,8 @@ import path from 'node:path';
 import type { Node } from 'node-red';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { catchNode, connectionConfig, connectionNode, helper, logText, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
+import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
 import { clientFor, tokenFor } from '../sandbox/helpers';
 import type { PollOutcome } from '../../nodes/lib/mail-in';
@@ -41,12 +42,17 @@ interface Watch {
   caught: OutMsg[];
   /** Resolves once the catch node has received `count` messages (woken by arrivals). */
   caughtAtLeast(count: number): Promise<void>;
+  /** Resolves once the node has shown a status like `expected` (woken by status calls). */
+  statusSeen(expected: Record<string, string>): Promise<void>;
   statuses: Array<{ fill?: string; shape?: string; text?: string }>;
   poll(): Promise<PollOutcome>;
 }
 
 function flow(node: Record<string, unknown> = {}, connection: Record<string, unknown> = {}): FlowNode[] {
   return [
+    // An email task on the same connection: the two share the mailbox's limits.
+    { id: 'e1', type: 'email-task', z: 't1', ...EMAIL_TASK_DEFAULTS, connection: 'c1', wires: [['sent'], []] },
+    { id: 'sent', type: 'helper', z: 't1' },
     { id: 't1', type: 'tab', label: 'test' },
     connectionConfig(sandbox, connection),
     { id: 'm1', type: 'office365-mail-in', z: 't1', name: 'in', connection: 'c1', wires: [['out']], ...node },
@@ -58,25 +64,31 @@ function flow(node: Record<string, unknown> = {}, connection: Record<string, unk
 
 /** Deploys the flow and waits for the node's first poll (the one every deploy starts with). */
 async function deploy(node: Record<string, unknown> = {}, connection: Record<string, unknown> = {}): Promise<Watch> {
-  await helper.load([connectionNode, mailInNode, catchNode], flow(node, connection), { c1: { clientSecret: SANDBOX.clientSecret } });
+  await helper.load([connectionNode, mailInNode, emailTaskNode, catchNode], flow(node, connection), { c1: { clientSecret: SANDBOX.clientSecret } });
   const waiters: Array<() => void> = [];
   const watch: Watch = {
     out: [],
     caught: [],
     statuses: [],
     poll: () => pollNow(),
-    caughtAtLeast: (count) =>
-      new Promise((resolve) => {
-        const check = (): void => (watch.caught.length >= count ? resolve() : void waiters.push(check));
-        check();
-      }),
+    caughtAtLeast: (count) => until(() => watch.caught.length >= count),
+    statusSeen: (expected) => until(() => watch.statuses.some((st) => Object.entries(expected).every(([k, v]) => (st as Record<string, unknown>)[k] === v))),
   };
+  function until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => (done() ? resolve() : void waiters.push(check));
+      check();
+    });
+  }
   helper.getNode('out').on('input', (msg: OutMsg) => watch.out.push(msg));
   helper.getNode('caught').on('input', (msg: OutMsg) => {
     watch.caught.push(msg);
     waiters.splice(0).forEach((w) => w());
   });
-  (helper.getNode('m1') as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [Watch['statuses'][number]] }) => watch.statuses.push(call.args[0]));
+  (helper.getNode('m1') as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [Watch['statuses'][number]] }) => {
+    watch.statuses.push(call.args[0]);
+    waiters.splice(0).forEach((w) => w());
+  });
   return watch;
 }
 
@@ -268,16 +280,52 @@ describe('email in: failures', () => {
     expect(failed.error).toMatchObject({ category: 'permission' });
     await w.caughtAtLeast(1);
     expect(w.caught[0]._error).toMatchObject({ category: 'permission', code: expect.any(String), hint: 'node-red-contrib-office365-mail/email-task:email-task.hints.readAccessDenied', source: { id: 'm1' } });
-    expect(w.statuses.at(-1)).toMatchObject({ fill: 'red', shape: 'ring' });
+    await w.statusSeen({ fill: 'red', shape: 'ring', text: 'office365-mail-in.status.failed' });
 
     sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
     await w.poll();
     inject('after consent');
     await w.poll();
     expect(w.out.map((m) => m.topic)).toEqual(['after consent']);
-    expect(w.statuses.at(-1)).toMatchObject({ fill: 'green' });
+    await w.statusSeen({ fill: 'green', text: 'office365-mail-in.status.new' });
     expectNoLeaks([w.out, w.caught, w.statuses, logText()], sandbox);
   }
+
+  it('a 429 from Graph: yellow status, Catch, and the mailbox pause holds the email task on the same mailbox too', async () => {
+    const w = await deploy();
+    await w.poll();
+    sandbox.addFault({ target: 'graph', status: 429, code: 'ApplicationThrottled', retryAfter: '1', times: 1, mailbox: ME });
+    const throttled = await w.poll();
+    expect(throttled.error).toMatchObject({ category: 'throttled', status: 429 });
+    await w.statusSeen({ fill: 'yellow', shape: 'ring', text: 'office365-mail-in.status.throttled' });
+    await w.caughtAtLeast(1);
+    expect(w.caught[0]._error).toMatchObject({ category: 'throttled' });
+
+    // The email task sends from the same app and mailbox: it waits out the pause the read got.
+    const taskStatuses: Array<{ fill?: string; text?: string }> = [];
+    (helper.getNode('e1') as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ fill?: string; text?: string }] }) => taskStatuses.push(call.args[0]));
+    const sent = new Promise<OutMsg>((resolve) => helper.getNode('sent').once('input', resolve));
+    helper.getNode('e1').receive({ to: 'ada@example.com', topic: 'while throttled', payload: 'x' } as never);
+    expect((await sent).email).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(taskStatuses.map((s) => s.text)).toContain('node-red-contrib-office365-mail/email-task:email-task.status.throttled');
+
+    inject('after the pause');
+    await w.poll();
+    expect(w.out.map((m) => m.topic)).toEqual(['after the pause']);
+  });
+
+  it('closes tidily: a poll hanging on Graph is ended at close, and no connection is left open', async () => {
+    const w = await deploy();
+    await w.poll();
+    sandbox.addFault({ target: 'graph', action: 'hang', times: 1, mailbox: ME });
+    const arrived = new Promise<void>((resolve) => sandbox.events.once('request', () => resolve()));
+    const hanging = w.poll();
+    await arrived;
+    await helper.unload();
+    expect(await hanging).toEqual({ emitted: 0 });
+    await sandbox.waitForOpenConnections(0);
+    expect(w.caught).toEqual([]);
+  });
 
   it('a mailbox the connection does not allow is refused at deploy: status, log, no request', async () => {
     await deploy({ mailbox: SANDBOX.outOfScopeMailbox });
