@@ -12,7 +12,7 @@ import { CursorStore } from './lib/mail-in-cursor';
 import { MailInWatcher, readMailInSettings, type MailInEvent, type PollOutcome, type RawMailInConfig } from './lib/mail-in';
 import type { NodeRef } from './lib/types';
 import type { ConnectionNode } from './node-red-runtime';
-import { categoryText, errorText, problemText, toMsgError } from './texts';
+import { categoryText, errorText, mailInText, problemText, toMsgError } from './texts';
 
 type MailInDef = NodeDef & RawMailInConfig & { connection?: string };
 
@@ -26,7 +26,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED calls the constructor with the node as `this`
     const node = this;
-    const t = (key: string, params?: Record<string, string | number>): string => RED._(`office365-mail-in.${key}`, params);
+    const t = (key: string, params?: Record<string, string | number>): string => mailInText(RED._, key, params);
     const connection = RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null;
     const runtime = connection?.runtime;
     if (!connection || !runtime) {

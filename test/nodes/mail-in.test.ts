@@ -142,8 +142,8 @@ describe('email in: new mail', () => {
     expect(sandbox.messages(ME, 'inbox').filter((m) => m.isRead).map((m) => m.subject).sort()).toEqual(['order 1', 'order 2']);
     expect(await w.poll()).toEqual({ emitted: 0 });
     expect(w.out).toHaveLength(2);
-    expect(w.statuses).toContainEqual({ fill: 'green', shape: 'dot', text: 'office365-mail-in.status.watching' });
-    expect(w.statuses).toContainEqual({ fill: 'green', shape: 'dot', text: 'office365-mail-in.status.new' });
+    expect(w.statuses).toContainEqual({ fill: 'green', shape: 'dot', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.watching' });
+    expect(w.statuses).toContainEqual({ fill: 'green', shape: 'dot', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.new' });
     expectNoLeaks([w.out, w.statuses, logText(), fs.readdirSync(path.join(userDir, 'office365-mail-in')).map((f) => fs.readFileSync(path.join(userDir, 'office365-mail-in', f), 'utf8'))], sandbox);
   });
 
@@ -280,14 +280,14 @@ describe('email in: failures', () => {
     expect(failed.error).toMatchObject({ category: 'permission' });
     await w.caughtAtLeast(1);
     expect(w.caught[0]._error).toMatchObject({ category: 'permission', code: expect.any(String), hint: 'node-red-contrib-office365-mail/email-task:email-task.hints.readAccessDenied', source: { id: 'm1' } });
-    await w.statusSeen({ fill: 'red', shape: 'ring', text: 'office365-mail-in.status.failed' });
+    await w.statusSeen({ fill: 'red', shape: 'ring', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.failed' });
 
     sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
     await w.poll();
     inject('after consent');
     await w.poll();
     expect(w.out.map((m) => m.topic)).toEqual(['after consent']);
-    await w.statusSeen({ fill: 'green', text: 'office365-mail-in.status.new' });
+    await w.statusSeen({ fill: 'green', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.new' });
     expectNoLeaks([w.out, w.caught, w.statuses, logText()], sandbox);
   }
 
@@ -297,7 +297,7 @@ describe('email in: failures', () => {
     sandbox.addFault({ target: 'graph', status: 429, code: 'ApplicationThrottled', retryAfter: '1', times: 1, mailbox: ME });
     const throttled = await w.poll();
     expect(throttled.error).toMatchObject({ category: 'throttled', status: 429 });
-    await w.statusSeen({ fill: 'yellow', shape: 'ring', text: 'office365-mail-in.status.throttled' });
+    await w.statusSeen({ fill: 'yellow', shape: 'ring', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.throttled' });
     await w.caughtAtLeast(1);
     expect(w.caught[0]._error).toMatchObject({ category: 'throttled' });
 
