@@ -242,7 +242,8 @@ export class MailInWatcher {
   private async poll(resync = false): Promise<number> {
     const cursor = (this.cursor ??= await this.deps.cursors.load());
     const folder = await this.folderSegment();
-    const fresh = resync || cursor.deltaLink === undefined;
+    // A link to another host (the connection now points at another cloud) is not followed: a full round instead.
+    const fresh = resync || cursor.deltaLink === undefined || !this.deps.graph.isOwnLink(cursor.deltaLink);
     // start: new: the first round ever is the baseline: what is there now is never emitted.
     const baseline = cursor.deltaLink === undefined && this.settings.start === 'new';
     let link = fresh ? `users/${userSegment(this.settings.mailbox)}/mailFolders/${folder}/messages/delta?$select=${MESSAGE_SELECT.join(',')}` : (cursor.deltaLink as string);
@@ -339,7 +340,8 @@ export class MailInWatcher {
     if (mode === 'none' || (item.hasAttachments !== true && !refersToInline(item))) return [];
     const base = `users/${userSegment(this.settings.mailbox)}/messages/${encodeURIComponent(item.id)}/attachments`;
     // https://learn.microsoft.com/graph/api/message-list-attachments : metadata only, the bytes come by $value.
-    const list = await this.call({ method: 'GET', url: `${base}?$select=id,name,contentType,size,isInline`, headers: { Prefer: IMMUTABLE_IDS } });
+    // contentId is a fileAttachment property: selected through its type cast.
+    const list = await this.call({ method: 'GET', url: `${base}?$select=id,name,contentType,size,isInline,microsoft.graph.fileAttachment/contentId`, headers: { Prefer: IMMUTABLE_IDS } });
     const values = Array.isArray((list.data as { value?: unknown })?.value) ? ((list.data as { value: Record<string, unknown>[] }).value) : [];
     let budget = this.settings.maxAttachmentBytes;
     const out: MailInAttachment[] = [];

@@ -244,6 +244,8 @@ describe('email in: attachments', () => {
     expect(got[1].note).toBe('tooLarge');
     expect(got[2]).toMatchObject({ cid: 'logo1', inline: true });
     expect(sha(got[2].content as Buffer)).toBe(sha(small));
+    // Bytes come by $value, one request per file fetched; the file over the limit is never downloaded.
+    expect(sandbox.requests().filter((r) => r.path.endsWith('/$value'))).toHaveLength(2);
   });
 
   it('content with room: the large file comes whole; metadata: no bytes', async () => {
