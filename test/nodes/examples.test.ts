@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
-import { EXAMPLE_CONNECTION_ID, sandboxStartFlow } from '../../scripts/local-node-red';
+import { EXAMPLE_CONNECTION_ID, mailInLoop, sandboxStartFlow } from '../../scripts/local-node-red';
 import { catchNode, connectionNode, emailTaskNode, exampleWithSandbox, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
@@ -55,7 +55,8 @@ describe('example flows', () => {
       .readdirSync(examples)
       .filter((f) => f.endsWith('.json'))
       .map((f) => [f, JSON.parse(fs.readFileSync(path.join(examples, f), 'utf8')) as FlowNode[]]);
-    sets.push(['npm start', sandboxStartFlow('https://127.0.0.1:8443').filter((n) => n.id !== EXAMPLE_CONNECTION_ID)]);
+    const startFlow = sandboxStartFlow('https://127.0.0.1:8443');
+    sets.push(['npm start', [...startFlow, ...mailInLoop(startFlow)].filter((n) => n.id !== EXAMPLE_CONNECTION_ID)]);
     const clashes: string[] = [];
     for (const [name, flow] of sets) {
       for (const n of flow) {
