@@ -152,6 +152,14 @@ export class ConcurrencyLimiter {
     while (this.waiting.length > 0 && this.active < this.limit) {
       const delay = this.waiting[0].paced ? this.paceDelay() : 0;
       if (delay > 0) {
+        // Reads are not paced: they go past mails that wait for the pacer, while slots are free.
+        const read = this.waiting.findIndex((w) => !w.paced);
+        if (read !== -1) {
+          const [waiter] = this.waiting.splice(read, 1);
+          this.take(false);
+          waiter.start();
+          continue;
+        }
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.dispatch();

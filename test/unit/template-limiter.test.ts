@@ -76,6 +76,9 @@ describe('ConcurrencyLimiter', () => {
     // A second mail waits for the window to move on.
     const mail = limiter.run(async () => 'mail 2');
     expect(limiter.queued).toBe(1);
+    // A read asked for meanwhile goes past it: the pacer holds mails only.
+    await expect(limiter.run(async () => 'read 4', undefined, undefined, false)).resolves.toBe('read 4');
+    expect(limiter.queued).toBe(1);
     now = 60_001;
     limiter.dispatch();
     await expect(mail).resolves.toBe('mail 2');
