@@ -202,6 +202,10 @@ describe('email in: after reading', () => {
     await w.poll();
     expect(w.out).toHaveLength(1);
     expect(sandbox.messages(ME, 'Inbox/Done').map((m) => m.subject)).toEqual(['to be moved']);
+    // The next round reports the moved mail as @removed: nothing is emitted, nothing fails.
+    expect(await w.poll()).toEqual({ emitted: 0 });
+    expect(w.out).toHaveLength(1);
+    expect(w.caught).toEqual([]);
     await helper.unload();
 
     const d = await deploy({ afterRead: 'delete' }, { key: 'other-key' });
