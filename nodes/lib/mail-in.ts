@@ -225,6 +225,8 @@ export class MailInWatcher {
         return { emitted: 0 };
       }
       const error = forReading(err instanceof MailError ? err : internalError());
+      // A folder deleted or renamed since: look the names up again next time.
+      if (error.status === 404) this.folderPath = this.moveToId = undefined;
       this.failures++;
       const backoff = Math.min(MAX_BACKOFF_MS, this.settings.pollIntervalMs * 2 ** Math.min(this.failures - 1, 10));
       const retryInMs = Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000);
