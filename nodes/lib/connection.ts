@@ -12,12 +12,15 @@ import { Registry, type MailboxLease } from './registry';
 import { connectionSecrets } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings, NodeRef } from './types';
+import { UsageRecorder } from './usage-recorder';
 
 export class ConnectionRuntime {
   readonly mailer: Mailer;
   readonly tokens: TokenProvider;
   /** Graph on this connection's HTTP client: the mail-in node reads through it. */
   readonly graph: GraphClient;
+  /** This connection's usage data (its Key's history): the mailer records into it, and so may other nodes of the connection. */
+  readonly usage: UsageRecorder;
   private readonly http: HttpClient;
   private readonly releaseTokens: () => void;
 
@@ -27,7 +30,10 @@ export class ConnectionRuntime {
     log?: LogSink,
     onUsageChange?: () => void,
     readonly registry: Registry = new Registry(),
+    /** The connection Key's usage data (Node-RED's persistent store); in memory without it. */
+    usage: UsageRecorder = new UsageRecorder(),
   ) {
+    this.usage = usage;
     this.http = registry.http(settings);
     const tokens = registry.tokenProvider(settings, log);
     this.tokens = tokens.provider;
@@ -43,6 +49,7 @@ export class ConnectionRuntime {
       queueSize: settings.queueSize,
       mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
       onUsageChange,
+      usage,
     });
   }
 
@@ -56,7 +63,10 @@ export class ConnectionRuntime {
     return this.registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox });
   }
 
-  /** A mail-in failure in this connection's usage data (its recent failures and counts by category). */
+  /**
+   * A mail-in failure in this connection's usage data (its recent failures and counts by
+   * category), through the mailer so that open Usage Data sidebars hear of it.
+   */
   recordFailure(node: NodeRef, error: MailError): void {
     this.mailer.recordRejected(node, error);
   }
