@@ -287,6 +287,11 @@ describe('email in: failures', () => {
     await w.caughtAtLeast(1);
     expect(w.caught[0]._error).toMatchObject({ category: 'permission', code: expect.any(String), hint: 'node-red-contrib-office365-mail/email-task:email-task.hints.readAccessDenied', source: { id: 'm1' } });
     await w.statusSeen({ fill: 'red', shape: 'ring', text: 'node-red-contrib-office365-mail/office365-mail-in:office365-mail-in.status.failed' });
+    // The connection's Usage Data counts it, with the node it came from.
+    const usage = await helper.request().get('/office365-mail/usage');
+    const [entry] = usage.body.connections as Array<{ failedByCategory: Record<string, number>; recentFailures: Array<{ node: { id: string } }> }>;
+    expect(entry.failedByCategory.permission).toBeGreaterThanOrEqual(1);
+    expect(entry.recentFailures[0].node.id).toBe('m1');
 
     sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
     await w.poll();
