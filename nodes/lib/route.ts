@@ -52,7 +52,7 @@ export function routeOf(settings: Mailboxes, action: MailAction, input: MailInpu
   const held = heldIn(input.mail);
   if (held === undefined) return { mailbox: senderOf(settings, input.from), action, messageId: messageId.trim() };
   const mailbox = permittedMailbox(settings, held);
-  if (!mailbox) throw validationError('MailboxNotAllowed', 'mailboxNotAllowed', { field: 'mail.mailbox', value: shorten(held) }, 'senderNotAllowed');
+  if (!mailbox) throw validationError('MailboxNotAllowed', 'answerMailboxNotAllowed', { field: 'mail.mailbox', value: shorten(held) }, 'senderNotAllowed');
   return { mailbox, action, messageId: messageId.trim() };
 }
 
