@@ -4,10 +4,17 @@
  * reply / replyAll / forward, and the ids of what went out. Every refusal is checked in the
  * sandbox's store too: nothing was sent.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
 import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, loadMailFlow, logText, mailFlow, redeploy, send, useSandboxAndRuntime, watchOutputs, type FlowNode, type OutMsg } from '../support/node-red';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- built CommonJS nodes, as Node-RED loads them */
+const mailInNode = require(path.join(__dirname, '..', '..', 'dist', 'nodes', 'office365-mail-in.js'));
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const REPORTS = 'reports@contoso.onmicrosoft.com';
 const CEO = SANDBOX.outOfScopeMailbox;
@@ -279,6 +286,38 @@ describe('reply, reply all and forward', () => {
     expect(inbox[0].attachments.find((a) => a.name === 'big.bin')?.bytes).toBe(big.length);
     expect(sandbox.openItems()).toEqual({ drafts: 0, uploadSessions: 0 });
     expectNoLeaks([out.sent.map((m) => m.email), out.statuses, logText()], sandbox);
+  });
+});
+
+describe('email in → reply', () => {
+  it('a mail that email in delivers is answered in its thread; msg.from (the outside sender) is not read as the sender', async () => {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'senders-'));
+    helper.settings({ userDir });
+    try {
+      const original = sandbox.injectMail(SANDBOX.senderEmail, { from: REPORTS, subject: 'Question', text: 'Can you help?' });
+      const flow: FlowNode[] = [
+        { id: 't1', type: 'tab', label: 'answer incoming mail' },
+        connectionConfig(sandbox, { allowedMailboxes: 'orders@contoso.onmicrosoft.com' }),
+        // The answer's text is a fixed template here; email in's msg.payload is the original's text.
+        { id: 'm1', type: 'office365-mail-in', z: 't1', connection: 'c1', start: 'all', afterRead: 'none', wires: [['e1']] },
+        { id: 'e1', type: 'email-task', z: 't1', name: 'reply', ...mailFlow(sandbox).find((n) => n.id === 'e1'), action: 'reply', body: 'Thanks, we are on it.', bodyType: 'str', wires: [['ok'], ['fail']] },
+        { id: 'ok', type: 'helper', z: 't1' },
+        { id: 'fail', type: 'helper', z: 't1' },
+        { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 't1' },
+      ];
+      await helper.load([connectionNode, mailInNode, emailTaskNode, catchNode], flow, { c1: { clientSecret: SANDBOX.clientSecret } });
+      const out = watchOutputs();
+      await out.settled(1);
+      expect(out.failed.map((m) => m.error)).toEqual([]);
+      expect(out.sent[0].from).toBe(REPORTS);
+      expect(emailOf(out.sent[0])).toMatchObject({ path: 'reply', sender: SANDBOX.senderEmail });
+      const [answer] = sandbox.messages(REPORTS, 'inbox');
+      expect(answer).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId });
+    } finally {
+      await helper.unload();
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   });
 });
 
