@@ -116,6 +116,39 @@ describe('example flows', () => {
     }
   });
 
+  it('answer incoming mail: a mail is answered in its thread in the original sender\'s mailbox, an automatic one is left alone', async () => {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'answer-example-'));
+    helper.settings({ userDir });
+    try {
+      const example = exampleWithSandbox('answer-incoming-mail.json', sandbox());
+      const debug = ['e5f0c0de00000008', 'e5f0c0de00000009', 'e5f0c0de0000000a'];
+      const flow = example.flow.map((n): FlowNode => (debug.includes(n.id) ? { id: n.id, type: 'helper', z: n.z, wires: [] } : n));
+      await helper.load([connectionNode, emailTaskNode, mailInNode, catchNode, ...core], flow, example.credentials);
+      const mailIn = helper.getNode('e5f0c0de00000003') as Node & { pollNow: () => Promise<unknown> };
+      // Start "new": the first poll only takes the Inbox's state; what arrives after it is answered.
+      await mailIn.pollNow();
+      const reports = 'reports@contoso.onmicrosoft.com';
+      const original = sandbox().injectMail(SANDBOX.senderEmail, { subject: 'Question', from: reports, text: 'Can you help?' });
+      sandbox().injectMail(SANDBOX.senderEmail, { subject: 'Delivery report', from: 'no-reply@example.com', text: 'automatic' });
+      const answered = next('e5f0c0de00000008');
+      const skipped = next('e5f0c0de00000009');
+      const failed: Msg[] = [];
+      (helper.getNode('e5f0c0de0000000a') as Node).on('input', (msg: Msg) => failed.push(msg));
+      await mailIn.pollNow();
+      const [done, automatic] = await Promise.all([answered, skipped]);
+      expect(failed).toEqual([]);
+      expect(automatic.from).toBe('no-reply@example.com');
+      expect(done.email).toMatchObject({ status: 'sent', path: 'reply', sender: SANDBOX.senderEmail });
+      const [reply] = sandbox().messages(reports, 'inbox');
+      expect(reply).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId, from: SANDBOX.senderEmail });
+      const sent = sandbox().mail(SANDBOX.senderEmail);
+      expect(sent.map((m) => m.path)).toEqual(['reply']);
+      expect((sent[0].message as { body: { content: string } }).body.content).toContain('Thank you for your mail "Question".');
+    } finally {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
+  });
+
   it('failure handling: a passing failure goes to "retry in 1 minute" with the try counted', async () => {
     // One try per message here, so the sandbox's 503 reaches the failed output at once.
     await load('failed-mail-retry-or-alert.json', ['c3f0c0de00000008', 'c3f0c0de00000010', 'c3f0c0de00000012'], { maxAttempts: 1 });
