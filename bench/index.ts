@@ -201,10 +201,10 @@ async function runExtra(name: string, env: NodeJS.ProcessEnv = process.env): Pro
   return { name, file: path.relative(ROOT, file), exitCode, output };
 }
 
-/** bench:scale's figures (it writes them to results/scale.json), when it ran. */
-function readScale(): unknown {
+/** bench:scale's or bench:mailin's figures (they write them to results/<name>.json), when it ran. */
+function readExtraResult(name: 'scale' | 'mailin'): unknown {
   try {
-    return JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, 'scale.json'), 'utf8'));
+    return JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, `${name}.json`), 'utf8'));
   } catch {
     return undefined;
   }
@@ -298,8 +298,8 @@ async function main(): Promise<void> {
   const extras: Awaited<ReturnType<typeof runExtra>>[] = [];
   if (EXTRAS) {
     // A failed scale run must not leave an earlier run's figures to be copied in.
-    fs.rmSync(path.join(RESULTS_DIR, 'scale.json'), { force: true });
-    for (const name of ['attachments', 'throttle', 'scale']) {
+    for (const name of ['scale', 'mailin']) fs.rmSync(path.join(RESULTS_DIR, `${name}.json`), { force: true });
+    for (const name of ['attachments', 'throttle', 'scale', 'mailin']) {
       if (fs.existsSync(path.join(__dirname, `${name}.ts`))) extras.push(await runExtra(name));
     }
   }
@@ -381,7 +381,8 @@ async function main(): Promise<void> {
     profiles: bench.profiles,
     layers,
     extras: extras.map((e) => ({ ...e, output: e.output.slice(-20_000) })),
-    scale: readScale(),
+    scale: readExtraResult('scale'),
+    mailin: readExtraResult('mailin'),
   };
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
   fs.writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
