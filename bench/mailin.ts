@@ -14,7 +14,7 @@
  *       shared pool) in the same process, rounds alternating, medians. Goal < 2 ×.
  *
  *   npm run bench:mailin   (BENCH_MAILIN_NODES=100, BENCH_MAILIN_ROUNDS=6 poll rounds,
- *                           BENCH_MAILIN_N=1000, BENCH_MAILIN_BURSTS=3)
+ *                           BENCH_MAILIN_N=1000, BENCH_MAILIN_BURSTS=3, BENCH_MAILIN_PROFILE=1)
  *
  * Figures: the `mailin` entry of bench/results/latest.json (and bench/results/mailin.json).
  * Exit code 1 only when something broke (a message missing, a process that did not start).
@@ -30,6 +30,8 @@ import { sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess, procStatCpuMs } from './lib/node-red-process';
 import { fixed, median } from './lib/stats';
+import { formatSummary, summarise } from './lib/profile-summary';
+import { startProfile } from './lib/profile-session';
 import { connectionConfig, connectionNode, helper } from '../test/support/node-red';
 import { SHARED_POOL_SOCKETS, createHttpPool } from '../nodes/lib/http';
 import { MESSAGE_SELECT } from '../nodes/lib/mail-in-message';
@@ -55,6 +57,16 @@ const POLL_SECONDS = 10;
 const PAGE_PREFER = 'odata.maxpagesize=50, IdType="ImmutableId"';
 const RESULTS_DIR = path.join(__dirname, 'results');
 const TAB = 'ma11e000000000001';
+/** BENCH_MAILIN_PROFILE=1: after the measured window, a CPU profile of Node-RED over 3 more poll rounds (bench/results/profiles/mailin-idle.cpuprofile). */
+const PROFILE = process.env.BENCH_MAILIN_PROFILE === '1';
+
+/** Profiles the process for msg.payload.ms, then answers (after the measured window, never during it). */
+const PROFILE_JS = `
+const bench = global.get('bench');
+const profiler = bench.startProfile();
+profiler.started.then(() => setTimeout(() => profiler.stop(msg.payload.file).then(() => node.send(msg)), Number(msg.payload.ms)));
+return null;
+`;
 
 function verdict(met: boolean): string {
   return met ? 'goal met' : 'GOAL MISSED';
@@ -74,7 +86,12 @@ function mailboxOf(entry: RecordedRequest): string | undefined {
 // ── (a) idle polling ──
 
 function idleFlow(sandboxUrl: string, nodes: number): FlowNode[] {
-  const flow: FlowNode[] = [{ id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' }];
+  const flow: FlowNode[] = [
+    { id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' },
+    { id: 'ma11e000000000002', type: 'http in', z: TAB, name: '', url: '/bench/profile', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 20, wires: [['ma11e000000000003']] },
+    { id: 'ma11e000000000003', type: 'function', z: TAB, name: 'profile', func: PROFILE_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 20, wires: [['ma11e000000000004']] },
+    { id: 'ma11e000000000004', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 20, wires: [] },
+  ];
   for (let i = 0; i < nodes; i++) {
     const connection = `ma11e2${String(i).padStart(11, '0')}`;
     flow.push(
@@ -164,6 +181,13 @@ async function idle(): Promise<IdleResult> {
     const windowMs = (POLL_ROUNDS + 0.5) * POLL_SECONDS * 1000;
     const cpuPercent = await cpuPercentOver(nr.pid, windowMs);
     const log = sandbox.requests().slice(from);
+    if (PROFILE) {
+      fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+      const file = path.join(RESULTS_DIR, 'profiles', 'mailin-idle.cpuprofile');
+      const res = await fetch(`${nr.url}/bench/profile`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms: 3 * POLL_SECONDS * 1000, file }) });
+      if (!res.ok) throw new Error(`the profile answered ${res.status}`);
+      process.stdout.write(`\n${formatSummary(summarise(file), `Node-RED process, ${NODES} email-in nodes idle, 3 poll rounds`)}\n\n`);
+    }
     const graph = log.filter((e) => e.target === 'graph');
     const byBox = new Map<string, number[]>();
     for (const e of graph) {
@@ -273,16 +297,27 @@ async function burst(): Promise<{ rounds: BurstRound[]; medianRatio: number; med
     const token = (tokenAnswer.data as { access_token: string }).access_token;
     const rounds: BurstRound[] = [];
     // Round 0 warms up both sides (sockets, JIT) and is not counted.
-    for (let round = 0; round <= BURSTS; round++) {
+    // With BENCH_MAILIN_PROFILE=1 one more round, not counted, runs the node's poll under the profiler.
+    const lastRound = PROFILE ? BURSTS + 1 : BURSTS;
+    for (let round = 0; round <= lastRound; round++) {
+      const profiled = round > BURSTS;
       // The node's burst.
       out = 0;
       injectMany(sandbox, SANDBOX.senderEmail, round);
       let from = sandbox.requests().length;
       const allOut = new Promise<void>((resolve) => (waiter = resolve));
+      const profiler = profiled ? await startProfile() : undefined;
       const t0 = performance.now();
       const outcome = await node.pollNow();
       await allOut;
       const nodeMs = performance.now() - t0;
+      if (profiler) {
+        const file = path.join(RESULTS_DIR, 'profiles', 'mailin-burst.cpuprofile');
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        await profiler.stop(file);
+        process.stdout.write(`\n${formatSummary(summarise(file), `${N} mails through one email-in node (sandbox in the same process)`)}\n\n`);
+        break;
+      }
       if (outcome.error || outcome.emitted !== N) throw new Error(`round ${round}: the node emitted ${outcome.emitted} of ${N}${outcome.error ? ' and failed' : ''}`);
       const nodeRequests = sandbox.requests().slice(from).filter((e) => e.target === 'graph').length;
       // The same requests, alone, on a mailbox holding just this burst.
