@@ -1,14 +1,14 @@
 /**
  * `npm run bench`: the email task in a real Node-RED against its floor (a lean axios loop and a
  * plain https.request loop) and against what users have today (node-red-node-email to a local
- * SMTP server), in one run, alternating rounds, medians. Then the attachment and throttle
- * benches when they exist. Ratios come last. Results: bench/results/latest.json.
+ * SMTP server), in one run, alternating rounds, medians. Then the attachment, throttle, scale and
+ * mail-in benches when they exist. Ratios come last. Results: bench/results/latest.json.
  *
  * Knobs (environment): BENCH_N (mails per round, 5000), BENCH_ROUNDS (3), BENCH_WARMUP (1000),
  * BENCH_WINDOW (mails in flight in the email task's flow, 16), BENCH_SMTP_WINDOW (in the e-mail
  * node's flow, 128), BENCH_CONCURRENCY (floor clients, 4),
  * BENCH_PROFILE=1 (one extra profiled run of the email task and of the axios floor),
- * BENCH_EXTRAS=0 (skip bench:attachments / bench:throttle), BENCH_LAYERS=0 (skip bench/layers.ts),
+ * BENCH_EXTRAS=0 (skip bench:attachments / throttle / scale / mailin), BENCH_LAYERS=0 (skip bench/layers.ts),
  * BENCH_NODE_RED_LOG (info).
  *
  * Exit code: 0 when every figure was measured, goals met or not; 1 on a real error.
