@@ -4,7 +4,7 @@ import { endpointsFor, isCloudName } from './clouds';
 import { DEFAULT_MAX_RECIPIENTS, looksLikeHtml } from './compose';
 import { parseDay } from './expiry';
 import { EXCHANGE_MAX_RECIPIENTS, parseAddress } from './recipients';
-import { TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type Importance, type TaskSettings, type TypedField } from './types';
+import { FAILURE_ROUTES, TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type FailureRoute, type Importance, type TaskSettings, type TypedField } from './types';
 
 /**
  * A configuration problem: the field and an i18n key under `deploy.` with its parameters. No
@@ -386,6 +386,7 @@ export const EMAIL_TASK_DEFAULTS = {
   maxWait: 300,
   timeout: 30,
   retryUnknownOutcome: false,
+  onFailure: 'auto',
 } as const satisfies Record<TypedField | `${TypedField}Type`, string> & Record<string, string | number | boolean>;
 
 /** An email task's node properties as Node-RED hands them over (older or hand-written flows may lack any). */
@@ -397,6 +398,17 @@ const TEMPLATED: ReadonlySet<TypedField> = new Set(['to', 'cc', 'bcc', 'replyTo'
 /** True when a typedInput field's `str` value is a Mustache template (attachments are not text). */
 export function isTemplated(field: TypedField): boolean {
   return TEMPLATED.has(field);
+}
+
+/**
+ * Where one failure goes, for a task whose output 2 is (or is not) wired. Never silent: a failure
+ * that would reach no output reaches Catch nodes and the log. `auto` shows it once: output 2 when
+ * it is wired, Catch nodes otherwise.
+ */
+export function failureRoute(onFailure: FailureRoute, outputWired: boolean): { output: boolean; catch: boolean } {
+  if (onFailure === 'both') return { output: true, catch: true };
+  if (onFailure === 'catch') return { output: false, catch: true };
+  return { output: true, catch: !outputWired };
 }
 
 export function readTaskSettings(config: RawTaskConfig): TaskSettings {
@@ -424,6 +436,8 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     maxWaitMs: atLeastZero(config.maxWait, defaults.maxWait) * 1000,
     timeoutMs: positive(config.timeout, defaults.timeout) * 1000,
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
+    // Flows from before the choice existed get `auto`: a wired output 2 alone, else Catch nodes.
+    onFailure: FAILURE_ROUTES.find((route) => route === config.onFailure) ?? defaults.onFailure,
     configuredFields: new Set(inputs.filter((i) => config[i.field] !== undefined && (i.type === 'str' || i.type === 'env')).map((i) => i.field)),
   };
 }

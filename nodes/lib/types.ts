@@ -86,6 +86,10 @@ export type MsgField = (typeof MSG_FIELDS)[number];
 export type MailInput = Partial<Record<TypedField | MsgField, unknown>>;
 
 /** The email task's own settings (not per message), read once at deploy. */
+/** The email task's `onFailure` choices. */
+export const FAILURE_ROUTES = ['auto', 'output', 'catch', 'both'] as const;
+export type FailureRoute = (typeof FAILURE_ROUTES)[number];
+
 export interface TaskSettings {
   /** Where each typedInput field reads from (the default msg property when the flow leaves it out). */
   inputs: ReadonlyArray<{ field: TypedField; value: string; type: string }>;
@@ -97,6 +101,8 @@ export interface TaskSettings {
   maxWaitMs: number;
   timeoutMs: number;
   retryUnknownOutcome: boolean;
+  /** Where a failure goes: output 2, Catch nodes (done(err)) or both; `auto` picks by wiring (settings.ts failureRoute). */
+  onFailure: FailureRoute;
   /**
    * Fields whose value is set in the node (`str`, which Node-RED fills from `${NAME}`) or read from
    * the environment: they may be secrets, so an error about them names the field, never the value.
