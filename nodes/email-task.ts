@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { MailError, internalError, validationError } from './lib/errors';
-import { failureRoute, isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
+import { failureToCatch, isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { ConnectionRuntime } from './lib/connection';
 import type { WaitInfo } from './lib/mailer';
@@ -37,7 +37,7 @@ export = function register(RED: NodeAPI): void {
     const readInput = inputReader(RED, node, settings);
     // Output 2 wired? Node-RED hands the node its wires; they change only with a redeploy.
     const failedWires = Array.isArray(config.wires) ? (config.wires as unknown[])[1] : undefined;
-    const route = failureRoute(settings.onFailure, Array.isArray(failedWires) && failedWires.length > 0);
+    const toCatch = failureToCatch(settings.onFailure, Array.isArray(failedWires) && failedWires.length > 0);
 
     const status = new TaskStatus(RED, node, runtime, sendingTexts);
     const pending = new Set<Promise<void>>();
@@ -89,8 +89,8 @@ export = function register(RED: NodeAPI): void {
       // A connection that cannot run says so, not "invalid input" (the docs promise this status).
       const invalidConnection = !runtime;
       node.status({ fill: 'red', shape: 'ring', text: invalidConnection ? statusKey('connectionInvalid') : categoryKey(outcome.failed.category) });
-      if (route.output) send([null, msg]);
-      if (!route.catch) return done();
+      send([null, msg]);
+      if (!toCatch) return done();
       // The log keeps Microsoft's own text after the plain sentences: that is where admins look.
       done(new Error([msgError.message, msgError.hint, msgError.details].filter(Boolean).join(' ')));
     }

@@ -401,14 +401,12 @@ export function isTemplated(field: TypedField): boolean {
 }
 
 /**
- * Where one failure goes, for a task whose output 2 is (or is not) wired. Never silent: a failure
- * that would reach no output reaches Catch nodes and the log. `auto` shows it once: output 2 when
- * it is wired, Catch nodes otherwise.
+ * Whether a failure also goes to Catch nodes (done(err)), for a task whose output 2 is (or is not)
+ * wired. It always leaves by output 2. Never silent: with output 2 unwired it reaches Catch nodes
+ * and the log; `auto` shows it once, `both` also on a wired output 2.
  */
-export function failureRoute(onFailure: FailureRoute, outputWired: boolean): { output: boolean; catch: boolean } {
-  if (onFailure === 'both') return { output: true, catch: true };
-  if (onFailure === 'catch') return { output: false, catch: true };
-  return { output: true, catch: !outputWired };
+export function failureToCatch(onFailure: FailureRoute, outputWired: boolean): boolean {
+  return onFailure === 'both' || !outputWired;
 }
 
 export function readTaskSettings(config: RawTaskConfig): TaskSettings {
@@ -436,7 +434,7 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     maxWaitMs: atLeastZero(config.maxWait, defaults.maxWait) * 1000,
     timeoutMs: positive(config.timeout, defaults.timeout) * 1000,
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
-    // Flows from before the choice existed get `auto`: a wired output 2 alone, else Catch nodes.
+    // Flows from before the choice existed get `auto`: a wired output 2 alone, else also Catch nodes.
     onFailure: FAILURE_ROUTES.find((route) => route === config.onFailure) ?? defaults.onFailure,
     configuredFields: new Set(inputs.filter((i) => config[i.field] !== undefined && (i.type === 'str' || i.type === 'env')).map((i) => i.field)),
   };

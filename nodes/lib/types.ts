@@ -86,8 +86,11 @@ export type MsgField = (typeof MSG_FIELDS)[number];
 export type MailInput = Partial<Record<TypedField | MsgField, unknown>>;
 
 /** The email task's own settings (not per message), read once at deploy. */
-/** The email task's `onFailure` choices. */
-export const FAILURE_ROUTES = ['auto', 'output', 'catch', 'both'] as const;
+/**
+ * The email task's `onFailure` choices. A failure always leaves by output 2 (every message leaves by
+ * exactly one output); the choice is whether it also goes to Catch nodes (done(err)).
+ */
+export const FAILURE_ROUTES = ['auto', 'both'] as const;
 export type FailureRoute = (typeof FAILURE_ROUTES)[number];
 
 export interface TaskSettings {
@@ -101,7 +104,7 @@ export interface TaskSettings {
   maxWaitMs: number;
   timeoutMs: number;
   retryUnknownOutcome: boolean;
-  /** Where a failure goes: output 2, Catch nodes (done(err)) or both; `auto` picks by wiring (settings.ts failureRoute). */
+  /** Whether a failure also goes to Catch nodes: `auto` only while output 2 is unwired, `both` always (settings.ts failureRoute). */
   onFailure: FailureRoute;
   /**
    * Fields whose value is set in the node (`str`, which Node-RED fills from `${NAME}`) or read from
