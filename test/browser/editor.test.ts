@@ -359,6 +359,8 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.fill('#node-config-input-tenantId', SANDBOX.tenantDomain);
   await page.fill('#node-config-input-applicationId', SANDBOX.noConsentApplicationId);
   await page.fill('#node-config-input-clientSecret', SANDBOX.noConsentClientSecret);
+  // Node-RED validates on change and keyup, which fill() does not send: Tab leaves the field.
+  await page.press('#node-config-input-clientSecret', 'Tab');
   await page.locator('#node-config-input-clientSecret:not(.input-error)').waitFor();
   await connectionTab('mailbox');
   await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
@@ -446,7 +448,7 @@ test('Test connection explains a token without roles, a refused secret and missi
   expect(await flagged('allowedRecipientDomains', '<b>example.com</b>')).toBe(true);
   // The rows take their width from resources/editor.css.
   await connectionTab('signin');
-  expect(await page.locator('label[for="node-config-input-key"]').evaluate((el) => getComputedStyle(el).width)).toBe('130px');
+  expect(await page.locator('label[for="node-config-input-key"]').evaluate((el) => getComputedStyle(el).width)).toBe('150px');
   await page.click('#node-config-dialog-cancel');
 
   // The email task's fixed recipients: a quoted display name with a comma is one address.
@@ -484,6 +486,14 @@ test.each([
     await shows(page.locator('#office365-mail-connection-test'), testButton);
     await shows(page.locator('#office365-mail-connection-tabs'), mailboxTab);
     await screenshot(`editor-${locale}`);
+    // Every label of every tab fits on its line, uncut ("Anwendungs-ID", "Weitere Postfächer").
+    for (const tab of ['signin', 'mailbox', 'network', 'limits'] as const) {
+      await connectionTab(tab);
+      const cut = await page.$$eval('.office365-mail-form .form-row > label:not(.office365-mail-label-wide)', (labels) =>
+        labels.filter((l) => (l as HTMLElement).offsetParent !== null && l.scrollWidth > l.clientWidth).map((l) => l.textContent));
+      expect(cut).toEqual([]);
+    }
+    await connectionTab('signin');
 
     // A refused secret in the editor's language, though the runtime speaks English.
     await page.fill('#node-config-input-key', `i18n-${locale}`);
@@ -505,6 +515,12 @@ test.each([
     await result.scrollIntoViewIfNeeded();
     await screenshot(`editor-${locale}-test-failure`);
     await page.click('#node-config-dialog-cancel');
+    await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+    // The email task's labels fit too ("Attachments", "Anhänge", "添付ファイル").
+    await page.click('#email-task-tabs a[href="#email-task-tab-message"]');
+    await page.locator('#node-input-attachments').waitFor({ state: 'attached' });
+    const cutTask = await page.$$eval('#email-task-tab-message .form-row > label', (labels) => labels.filter((l) => l.scrollWidth > l.clientWidth).map((l) => l.textContent));
+    expect(cutTask).toEqual([]);
   } catch (err) {
     await screenshot(`editor-${locale}-failure`);
     throw err;
