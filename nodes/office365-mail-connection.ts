@@ -17,8 +17,14 @@ import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
-/** Plain properties the Test connection endpoint reads from the editor's unsaved values. */
-const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn'] as const;
+/**
+ * Plain properties the Test connection endpoint reads from the editor's unsaved values: every tab's,
+ * so a problem anywhere is named and the test mail obeys the limits being edited.
+ */
+const TEST_FIELDS = [
+  'key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn',
+  'queueSize', 'allowedRecipientDomains', 'allowedMailboxes', 'maxRecipients', 'maxMailsPerMinute', 'maxRecipientsPerDay',
+] as const;
 
 /** The editor sends this instead of a password it did not change. */
 const UNCHANGED_PASSWORD = '__PWRD__';

@@ -139,6 +139,13 @@ describe('Test connection endpoint', () => {
     expect(res.body).toMatchObject({ ok: true, hasMailSend: true, testMail: { ok: false, error: { category: 'validation', hintKey: expect.stringContaining('hints.') } } });
   });
 
+  it("tests every tab's fields: the test mail obeys the allowed domains being edited, and a bad limit is named", async () => {
+    const refused = await test(fields({ clientSecret: SANDBOX.clientSecret, allowedRecipientDomains: 'example.org', sendTo: 'ada@example.com' }));
+    expect(refused.body).toMatchObject({ ok: true, testMail: { ok: false, error: { category: 'validation', code: 'RecipientDomainNotAllowed' } } });
+    const invalid = await test(fields({ clientSecret: SANDBOX.clientSecret, maxMailsPerMinute: 'lots' }));
+    expect(invalid.body).toMatchObject({ ok: false, error: { problems: [expect.objectContaining({ field: 'maxMailsPerMinute' })] } });
+  });
+
   it("resolves a ${NAME} credential as the deployed node does, toward the deployed connection's own endpoints", async () => {
     process.env.O365_TEST_SECRET = SANDBOX.clientSecret;
     try {
