@@ -3,6 +3,7 @@
  * ConnectionRuntime (MSAL, axios, Mailer) shared by every email task that uses it, and serves the
  * admin endpoints (Test connection, usage data).
  */
+import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
 import { ConnectionRuntime, sendTestMail, testConnection, type ConnectionTestResult } from './lib/connection';
@@ -12,6 +13,8 @@ import type { ConnectionSettings, NodeRef } from './lib/types';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
 import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { UsageRecorder } from './lib/usage-recorder';
+import { USAGE_FILE, UsageStore } from './lib/usage-store';
 import { detailsOf, errorKeys, errorText, problemKeys, problemText } from './texts';
 import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
@@ -37,8 +40,15 @@ export = function register(RED: NodeAPI): void {
   // One per runtime: what Graph and Exchange limit per app and mailbox holds across every
   // connection node (one per flow tab is common), not per node.
   const registry = new Registry();
+  // Usage data by Key in the user directory, so a redeploy or restart keeps the evidence.
+  const userDir = (RED.settings as { userDir?: unknown }).userDir;
+  const store = new UsageStore({
+    file: typeof userDir === 'string' && userDir ? path.join(userDir, USAGE_FILE) : undefined,
+    warn: (key, params) => RED.log.warn(RED._(`office365-mail-connection.usageStore.${key}`, params)),
+  });
   // Open editors (the Usage Data sidebar) hear of every change without polling.
-  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageReport(RED, connections));
+  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageReport(RED, connections, store));
+  store.on('changed', () => feed.changed());
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
@@ -46,6 +56,8 @@ export = function register(RED: NodeAPI): void {
     this.destination = destinationOf(config);
     const { settings, problems } = readConnectionSettings(config, this.credentials, envLookup(RED, this));
     this.problems = problems;
+    // Without a Key (an old or half-made node) the counts live only as long as this node.
+    if (this.key) store.attach(this.key, { name: config.name ?? '', senderEmail: settings?.senderEmail ?? '' });
     if (settings) {
       // MSAL's own log lines (PII off, secrets redacted) go to debug: every failure that matters
       // already reaches the user, classified, through the email task.
@@ -54,6 +66,7 @@ export = function register(RED: NodeAPI): void {
         (level, message) => this.debug(`MSAL ${level}: ${message}`),
         () => feed.changed(),
         registry,
+        this.key ? new UsageRecorder(store, this.key) : undefined,
       );
       // From 30 days before the secret (or certificate) expires: a warning in the log once a day.
       const runtimeSettings = settings;
@@ -70,12 +83,19 @@ export = function register(RED: NodeAPI): void {
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
       this.stopExpiryWatch?.();
+      // Marked removed; a redeploy attaches the key again as the new node starts.
+      if (this.key) store.detach(this.key);
       if (connections.size === 0) feed.flush();
       else feed.changed();
       const runtime = this.runtime;
       this.runtime = undefined;
-      if (!runtime) return done();
-      runtime.close(closeGraceMs(RED)).then(done, done);
+      // Mail in flight is counted as it ends; then the file is written at once (a stop may follow).
+      const finish = (): void => {
+        if (connections.size === 0) store.flush();
+        done();
+      };
+      if (!runtime) return finish();
+      runtime.close(closeGraceMs(RED)).then(finish, finish);
     });
   }
 
@@ -84,9 +104,25 @@ export = function register(RED: NodeAPI): void {
     credentials: Object.fromEntries(CREDENTIAL_NAMES.map((name) => [name, { type: 'password' as const }])),
   });
 
-  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (_req: Request, res: Response) => {
-    res.json(usageReport(RED, connections));
+  RED.httpAdmin.get('/office365-mail/usage', RED.auth.needsPermission('office365-mail-connection.read'), (req: Request, res: Response) => {
+    const key = req.query.key;
+    if (key === undefined) {
+      res.json(usageReport(RED, connections, store));
+      return;
+    }
+    oneKey(typeof key === 'string' ? key : '', res);
   });
+
+  RED.httpAdmin.get('/office365-mail/usage/:key', RED.auth.needsPermission('office365-mail-connection.read'), (req: Request, res: Response) => {
+    oneKey(String(req.params.key), res);
+  });
+
+  /** One key's usage data, in the same shape; 404 with an empty list when no connection or history has it. */
+  function oneKey(key: string, res: Response): void {
+    // An empty Key names nothing (connections without one are listed only in the full report).
+    const report = key ? usageReport(RED, connections, store, key) : { connections: [] };
+    res.status(report.connections.length ? 200 : 404).json(report);
+  }
 
   /** Test connection's refusals, in the connection's catalogue. */
   const t = (key: string, params?: Record<string, string>): string => RED._(`office365-mail-connection.test.refused.${key}`, params);
@@ -100,6 +136,18 @@ export = function register(RED: NodeAPI): void {
     if (req.is('application/json')) return next();
     res.status(415).json({ ok: false, error: { category: 'validation', code: 'UnsupportedMediaType', message: t('jsonOnly'), hint: '' } });
   }
+
+  // Clearing destroys evidence: the same permission as changing a connection.
+  RED.httpAdmin.post('/office365-mail/usage/clear', jsonOnly, RED.auth.needsPermission('office365-mail-connection.write'), (req: Request, res: Response) => {
+    const body: unknown = req.body;
+    const key = typeof body === 'object' && body !== null && typeof (body as { key?: unknown }).key === 'string' ? (body as { key: string }).key : '';
+    if (!key) {
+      res.status(400).json({ ok: false, error: { category: 'validation', code: 'KeyRequired', message: RED._('office365-mail-connection.usageStore.keyRequired') } });
+      return;
+    }
+    const cleared = store.clear(key);
+    res.status(cleared ? 200 : 404).json({ ok: cleared });
+  });
 
   RED.httpAdmin.post(
     '/office365-mail/connections/test',

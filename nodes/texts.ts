@@ -11,6 +11,7 @@ const PACKAGE = 'node-red-contrib-office365-mail';
 /** Errors, hints and category texts live in the email task's catalogue; full keys work from any node. */
 const EMAIL_TASK_NS = `${PACKAGE}/email-task:email-task`;
 const CONNECTION_NS = `${PACKAGE}/office365-mail-connection:office365-mail-connection`;
+const MAIL_IN_NS = `${PACKAGE}/office365-mail-in:office365-mail-in`;
 
 /**
  * msg.error on output 2, as README.md ("What comes out") documents it; absent ids are null.
@@ -80,6 +81,11 @@ export function categoryText(t: Translate, category: string): string {
 
 export function statusText(t: Translate, key: string, params?: Record<string, string | number>): string {
   return t(`${EMAIL_TASK_NS}.status.${key}`, params);
+}
+
+/** The "email in" node's own texts (status, its log lines). */
+export function mailInText(t: Translate, key: string, params?: Record<string, string | number>): string {
+  return t(`${MAIL_IN_NS}.${key}`, params);
 }
 
 export function problemText(t: Translate, problem: ConfigProblem): string {

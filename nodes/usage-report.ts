@@ -6,6 +6,8 @@
  */
 import type { NodeAPI } from 'node-red';
 import { credentialExpiry } from './lib/expiry';
+import { snapshotOf, type FailureRecord, type UsageSnapshot } from './lib/usage-recorder';
+import type { KeyUsage, UsageStore } from './lib/usage-store';
 import type { ConnectionNode } from './node-red-runtime';
 import { errorText, problemText } from './texts';
 
@@ -47,12 +49,54 @@ export class UsageFeed {
   }
 }
 
-/** The usage data of every connection, by node: GET /office365-mail/usage's body and the feed's payload. */
-export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>): { connections: unknown[] } {
-  const list = [...connections].map((node) => {
-    const snapshot = node.runtime?.mailer.snapshot();
+/** A run of the same failure (same category, code, text and node), newest first: folded in the view. */
+export interface RepeatedRun {
+  /** Index in recentFailures of the run's newest failure. */
+  index: number;
+  count: number;
+  /** The run's oldest and newest failure. */
+  since: string;
+  last: string;
+}
+
+/** Consecutive equal failures in a newest-first list, as runs (a lone failure is a run of one). */
+export function repeatedRuns(failures: readonly FailureRecord[]): RepeatedRun[] {
+  const runs: RepeatedRun[] = [];
+  let previous: FailureRecord | undefined;
+  failures.forEach((f, index) => {
+    const run = runs[runs.length - 1];
+    if (run && previous && sameFailure(previous, f)) {
+      run.count++;
+      run.since = f.time;
+    } else {
+      runs.push({ index, count: 1, since: f.time, last: f.time });
+    }
+    previous = f;
+  });
+  return runs;
+}
+
+function sameFailure(a: FailureRecord, b: FailureRecord): boolean {
+  return a.category === b.category && a.code === b.code && a.messageKey === b.messageKey && a.node.id === b.node.id;
+}
+
+/**
+ * The usage data by connection Key: GET /office365-mail/usage's body and the feed's payload. Every
+ * deployed connection (in flow order), then the keys no deployed connection uses any more (kept
+ * USAGE_DAYS days, `removed: true`). With `only`, the one key asked for.
+ */
+export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>, store: UsageStore, only?: string): { connections: unknown[] } {
+  const list: unknown[] = [];
+  const seen = new Set<string>();
+  for (const node of connections) {
+    if (only !== undefined && node.key !== only) continue;
+    // One entry per key: a second connection with the same Key shares its history.
+    if (node.key && seen.has(node.key)) continue;
+    seen.add(node.key);
+    const stored = node.key ? store.get(node.key) : undefined;
+    const snapshot = node.runtime?.mailer.snapshot() ?? (node.key ? snapshotOf(store, node.key, 0) : undefined);
     const expiry = node.runtime ? credentialExpiry(node.runtime.settings) : undefined;
-    return {
+    list.push({
       id: node.id,
       key: node.key,
       name: node.name ?? '',
@@ -62,9 +106,37 @@ export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>)
       credentialExpiresInDays: expiry?.days ?? null,
       credentialExpiryWarning: expiry?.warn ?? false,
       problems: node.problems.map((p) => problemText(RED._, p)),
-      ...snapshot,
-      recentFailures: (snapshot?.recentFailures ?? []).map((f) => ({ ...f, ...errorText(RED._, f) })),
-    };
-  });
+      ...history(RED, snapshot, stored),
+    });
+  }
+  for (const entry of store.all()) {
+    if (seen.has(entry.key) || (only !== undefined && entry.key !== only)) continue;
+    list.push({
+      id: null,
+      key: entry.key,
+      name: entry.name,
+      senderEmail: entry.senderEmail,
+      valid: false,
+      credentialExpiresOn: null,
+      credentialExpiresInDays: null,
+      credentialExpiryWarning: false,
+      problems: [],
+      ...history(RED, snapshotOf(store, entry.key, 0), entry),
+    });
+  }
   return { connections: list };
+}
+
+/** The counts, the days and the failures (in the user's language, with their runs) of one key. */
+function history(RED: NodeAPI, snapshot: UsageSnapshot | undefined, stored: KeyUsage | undefined): Record<string, unknown> {
+  const failures = snapshot?.recentFailures ?? [];
+  return {
+    ...snapshot,
+    since: stored?.since ?? null,
+    removed: stored?.removed ?? false,
+    removedAt: stored?.removedAt ?? null,
+    days: stored?.days ?? [],
+    recentFailures: failures.map((f) => ({ ...f, ...errorText(RED._, f) })),
+    repeated: repeatedRuns(failures),
+  };
 }

@@ -449,13 +449,25 @@ export class GraphRead {
     };
   }
 
-  /** https://learn.microsoft.com/graph/api/message-list-attachments : fileAttachments with contentBytes. */
+  /**
+   * https://learn.microsoft.com/graph/api/message-list-attachments : fileAttachments with
+   * contentBytes; with `$select` only the named properties (and id, @odata.type), a property of
+   * the derived type named through its cast (`microsoft.graph.fileAttachment/contentId`), as
+   * OData's select of derived properties works (https://learn.microsoft.com/graph/query-parameters#select-parameter).
+   */
   private attachments(req: RequestContext, address: string, id: string): Reply {
     const m = this.findMessage(req, address, id);
     if ('status' in m) return m;
+    const select = selectOf(req)?.map((name) => name.replace(/^microsoft\.graph\.fileAttachment\//i, ''));
     return jsonReply(200, {
       '@odata.context': `${this.hooks.baseUrl()}/v1.0/$metadata#users('${address}')/messages('${id}')/attachments`,
-      value: m.attachments.map((a) => this.attachmentJson(a, true)),
+      value: m.attachments.map((a) => {
+        const full = this.attachmentJson(a, true);
+        if (!select) return full;
+        const out: Record<string, unknown> = { '@odata.type': full['@odata.type'], id: full.id };
+        for (const name of select) if (name in full) out[name] = full[name];
+        return out;
+      }),
     });
   }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SANDBOX } from '../sandbox/config';
+import { MAIL_IN_DEFAULTS } from '../nodes/lib/mail-in';
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
@@ -53,6 +54,30 @@ export function sandboxStartFlow(sandboxUrl: string, clientSecret: string = SAND
   });
   const connection: FlowNode = { id: EXAMPLE_CONNECTION_ID, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl, clientSecret) };
   return [...renamed, connection];
+}
+
+/**
+ * The receiving half of the loop under `npm start` (beside the start flow, on its tab): an "email
+ * in" node on the sandbox sender's Inbox (polled every 10 s) and a debug node, so a mail sent to
+ * the sender (or injected from outside) shows in the debug sidebar.
+ */
+export function mailInLoop(startFlow: FlowNode[]): FlowNode[] {
+  const tab = startFlow.find((n) => n.type === 'tab')?.id ?? '';
+  return [
+    {
+      id: 'start-mail-in',
+      type: 'office365-mail-in',
+      z: tab,
+      name: 'Sandbox inbox',
+      connection: EXAMPLE_CONNECTION_ID,
+      ...MAIL_IN_DEFAULTS,
+      pollInterval: 10,
+      x: 150,
+      y: 340,
+      wires: [['start-mail-in-debug']],
+    },
+    { id: 'start-mail-in-debug', type: 'debug', z: tab, name: 'new mail', active: true, tosidebar: true, console: false, complete: 'true', targetType: 'full', x: 360, y: 340, wires: [] },
+  ];
 }
 
 /**

@@ -12,6 +12,7 @@ import { SANDBOX } from '../sandbox/config';
 import {
   endpointPath,
   linkPackage,
+  mailInLoop,
   pointSandboxConnectionsAt,
   portInUse,
   portInUseText,
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
   // Node-RED finds the package in its user dir's node_modules, as after `npm install`.
   linkPackage(userDir, root);
   const flowsFile = path.join(userDir, 'flows.json');
-  const flow = sandboxStartFlow(sandbox.url);
+  const startFlow = sandboxStartFlow(sandbox.url);
+  const flow = [...startFlow, ...mailInLoop(startFlow)];
   const firstRun = !fs.existsSync(flowsFile);
   // A later start may run the sandbox on another port: the saved sandbox connection follows it.
   if (pointSandboxConnectionsAt(flowsFile, sandbox.url)) process.stdout.write(`The sandbox connection now points at ${sandbox.url}.\n`);

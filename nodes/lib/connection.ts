@@ -8,15 +8,20 @@ import { credentialExpiry } from './expiry';
 import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
-import { Registry } from './registry';
+import { Registry, type MailboxLease } from './registry';
 import { sendMessage } from './send-message';
 import { connectionSecrets, readTaskSettings } from './settings';
 import { TokenProvider, type LogSink } from './token';
 import type { ConnectionSettings, NodeRef, SendResult } from './types';
+import { UsageRecorder } from './usage-recorder';
 
 export class ConnectionRuntime {
   readonly mailer: Mailer;
   readonly tokens: TokenProvider;
+  /** Graph on this connection's HTTP client: the mail-in node reads through it. */
+  readonly graph: GraphClient;
+  /** This connection's usage data (its Key's history): the mailer records into it, and so may other nodes of the connection. */
+  readonly usage: UsageRecorder;
   private readonly http: HttpClient;
   private readonly releaseTokens: () => void;
 
@@ -26,12 +31,16 @@ export class ConnectionRuntime {
     log?: LogSink,
     onUsageChange?: () => void,
     readonly registry: Registry = new Registry(),
+    /** The connection Key's usage data (Node-RED's persistent store); in memory without it. */
+    usage: UsageRecorder = new UsageRecorder(),
   ) {
+    this.usage = usage;
     this.http = registry.http(settings);
     const tokens = registry.tokenProvider(settings, log);
     this.tokens = tokens.provider;
     this.releaseTokens = tokens.release;
     const graph = new GraphClient(this.http.axios, settings.graphUrl, connectionSecrets(settings));
+    this.graph = graph;
     const guards = { maxMailsPerMinute: settings.maxMailsPerMinute, maxRecipientsPerDay: settings.maxRecipientsPerDay };
     const { cloud, graphUrl, tenantId, applicationId } = settings;
     this.mailer = new Mailer({
@@ -41,7 +50,26 @@ export class ConnectionRuntime {
       queueSize: settings.queueSize,
       mailbox: (mailbox) => registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox }, guards),
       onUsageChange,
+      usage,
     });
+  }
+
+  /**
+   * A mail-in node's hold on a mailbox's limits, shared with every email task and connection of
+   * the same app and mailbox (Graph's 4 requests in flight, Retry-After pauses). Without pacing
+   * guards: reading is not sending. Released by the node when it closes.
+   */
+  mailboxLimits(mailbox: string): MailboxLease {
+    const { cloud, graphUrl, tenantId, applicationId } = this.settings;
+    return this.registry.mailboxes.acquire({ cloud, graphUrl, tenantId, applicationId, mailbox });
+  }
+
+  /**
+   * A mail-in failure in this connection's usage data (its recent failures and counts by
+   * category), through the mailer so that open Usage Data sidebars hear of it.
+   */
+  recordFailure(node: NodeRef, error: MailError): void {
+    this.mailer.recordRejected(node, error);
   }
 
   /**
@@ -77,6 +105,12 @@ export interface ConnectionTestResult {
   certificateExpiresOn: string | null;
   /** Mail.ReadWrite in the token: mails over 4 MB (drafts, upload sessions) will work. Otherwise `unknown`: Exchange RBAC for Applications grants it outside the token, so only a send will tell. */
   largeMails: 'yes' | 'unknown';
+  /**
+   * What the "email in" node can do by the token's roles: `readWrite` (Mail.ReadWrite: read, mark,
+   * move, delete), `read` (Mail.Read: read, with after reading "leave as it is"), else `unknown`
+   * (Exchange RBAC for Applications grants outside the token; only a poll will tell).
+   */
+  readMail: 'readWrite' | 'read' | 'unknown';
   /** When the secret (or certificate) stops working, as `secretExpiresOn` or the certificate says; null when unknown. */
   credentialExpiresOn: string | null;
   credentialExpiresInDays: number | null;
@@ -100,6 +134,7 @@ export async function testConnection(settings: ConnectionSettings): Promise<Conn
       certificateThumbprint: certificate?.thumbprintSha256 ?? null,
       certificateExpiresOn: certificate?.notAfter.toISOString() ?? null,
       largeMails: roles.includes('Mail.ReadWrite') ? 'yes' : 'unknown',
+      readMail: roles.includes('Mail.ReadWrite') ? 'readWrite' : roles.includes('Mail.Read') ? 'read' : 'unknown',
       credentialExpiresOn: expiry?.date ?? null,
       credentialExpiresInDays: expiry?.days ?? null,
     };

@@ -41,7 +41,7 @@ export interface ChunkResult {
 }
 
 interface RequestOptions {
-  method: 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   body?: string | Buffer;
   headers?: Readonly<Record<string, string>>;
@@ -55,6 +55,27 @@ interface RequestOptions {
   sends: boolean;
   /** Aborts the request (the end of a shutdown's grace period). */
   signal?: AbortSignal;
+  /** Raw bytes (an attachment's `$value`) instead of JSON, at most this many. */
+  maxBytes?: number;
+}
+
+/** One call of the reading side (the mail-in node): a path under `/v1.0/users/{mailbox}/`, or a link Graph gave. */
+export interface ReadCall {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** `users/...` below `/v1.0/`, or an absolute `@odata.nextLink` / `@odata.deltaLink` on this Graph host. */
+  url: string;
+  body?: unknown;
+  headers?: Readonly<Record<string, string>>;
+  token: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Answer as raw bytes, refused past this size. */
+  maxBytes?: number;
+}
+
+export interface ReadResult extends GraphCallResult {
+  status: number;
+  data: unknown;
 }
 
 interface GraphResponse extends GraphCallResult {
@@ -159,6 +180,35 @@ export class GraphClient {
     return { requestId, clientRequestId };
   }
 
+  /**
+   * A call of the reading side. Links Graph handed out (nextLink, deltaLink) are followed only on
+   * this connection's own Graph host: a bearer token never goes anywhere else.
+   */
+  async read(call: ReadCall): Promise<ReadResult> {
+    const url = /^https:\/\//i.test(call.url) ? call.url : `${this.graphUrl}/v1.0/${call.url}`;
+    if (!this.isOwnLink(url)) {
+      throw new MailError({ category: 'server', code: 'ForeignLink', messageKey: 'unexpectedAnswer', hintKey: 'graphUnavailable', params: { status: 0 } });
+    }
+    const response = await this.request({
+      method: call.method,
+      url,
+      body: call.body === undefined ? undefined : JSON.stringify(call.body),
+      headers: call.headers,
+      token: call.token,
+      timeoutMs: call.timeoutMs,
+      signal: call.signal,
+      maxBytes: call.maxBytes,
+      sends: false,
+    });
+    return response;
+  }
+
+  /** True for an absolute URL on this connection's Graph base (same origin, under its path). */
+  isOwnLink(url: string): boolean {
+    const base = this.graphUrl.replace(/\/+$/, '');
+    return url.slice(0, base.length + 1).toLowerCase() === `${base}/`.toLowerCase();
+  }
+
   private messagesUrl(sender: string): string {
     return `${this.graphUrl}/v1.0/users/${userSegment(sender)}/messages`;
   }
@@ -176,7 +226,15 @@ export class GraphClient {
     if (options.body !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
     let response: AxiosResponse<unknown>;
     try {
-      response = await this.http.request({ method: options.method, url: options.url, data: options.body, headers, timeout: options.timeoutMs, signal: options.signal });
+      response = await this.http.request({
+        method: options.method,
+        url: options.url,
+        data: options.body,
+        headers,
+        timeout: options.timeoutMs,
+        signal: options.signal,
+        ...(options.maxBytes !== undefined ? { responseType: 'arraybuffer' as const, maxContentLength: options.maxBytes } : {}),
+      });
     } catch (err) {
       const failure = transportFailure(err, options.url);
       throw networkError(options.sends ? failure : { ...failure, maybeSent: false }, 'graph', clientRequestId);
@@ -184,6 +242,8 @@ export class GraphClient {
     const flat = flatHeaders(response.headers);
     const requestId = flat['request-id'] ?? '';
     if (response.status >= 200 && response.status < 300) return { status: response.status, data: response.data, requestId, clientRequestId };
+    // An error answer to a bytes request is still Graph's error JSON.
+    if (Buffer.isBuffer(response.data)) response.data = parseJsonBuffer(response.data);
     const data = (typeof response.data === 'object' && response.data !== null ? response.data : {}) as GraphErrorBody;
     throw graphError(
       {
@@ -196,6 +256,14 @@ export class GraphClient {
       },
       this.secrets,
     );
+  }
+}
+
+function parseJsonBuffer(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.subarray(0, 64 * 1024).toString('utf8')) as unknown;
+  } catch {
+    return {};
   }
 }
 

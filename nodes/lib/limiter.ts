@@ -8,6 +8,8 @@
  */
 
 interface Waiter {
+  /** Counted by the pacer (a mail); reading requests of the mail-in node are not. */
+  paced: boolean;
   start: () => void;
   cancel: (reason: Error) => void;
 }
@@ -87,12 +89,12 @@ export class ConcurrencyLimiter {
    * when the queue is full. When one of `signals` aborts while the task still waits, it leaves the
    * queue and rejects with `cancelReason()`.
    */
-  async run<T>(task: () => Promise<T>, signals?: Signals, cancelReason?: () => Error): Promise<T> {
-    if (this.waiting.length === 0 && this.active < this.limit && this.paceDelay() === 0) {
-      this.take();
+  async run<T>(task: () => Promise<T>, signals?: Signals, cancelReason?: () => Error, paced = true): Promise<T> {
+    if (this.waiting.length === 0 && this.active < this.limit && (!paced || this.paceDelay() === 0)) {
+      this.take(paced);
     } else {
       if (this.waiting.length >= this.queueSize) throw new QueueFullError(this.queueSize);
-      await this.wait(signalList(signals), cancelReason);
+      await this.wait(signalList(signals), cancelReason, paced);
     }
     try {
       return await task();
@@ -102,7 +104,7 @@ export class ConcurrencyLimiter {
     }
   }
 
-  private wait(signals: AbortSignal[], cancelReason: (() => Error) | undefined): Promise<void> {
+  private wait(signals: AbortSignal[], cancelReason: (() => Error) | undefined, paced: boolean): Promise<void> {
     const reason = (): Error => cancelReason?.() ?? new Error('cancelled');
     if (signals.some((s) => s.aborted)) return Promise.reject(reason());
     return new Promise<void>((start, cancel) => {
@@ -118,6 +120,7 @@ export class ConcurrencyLimiter {
         this.dispatch();
       };
       const waiter: Waiter = {
+        paced,
         start: () => {
           unlisten();
           start();
@@ -147,22 +150,31 @@ export class ConcurrencyLimiter {
       this.timer = undefined;
     }
     while (this.waiting.length > 0 && this.active < this.limit) {
-      const delay = this.paceDelay();
+      const delay = this.waiting[0].paced ? this.paceDelay() : 0;
       if (delay > 0) {
+        // Reads are not paced: they go past mails that wait for the pacer, while slots are free.
+        const read = this.waiting.findIndex((w) => !w.paced);
+        if (read !== -1) {
+          const [waiter] = this.waiting.splice(read, 1);
+          this.take(false);
+          waiter.start();
+          continue;
+        }
         this.timer = setTimeout(() => {
           this.timer = undefined;
           this.dispatch();
         }, delay);
         return;
       }
-      this.take();
-      this.waiting.shift()?.start();
+      const head = this.waiting.shift() as Waiter;
+      this.take(head.paced);
+      head.start();
     }
   }
 
-  private take(): void {
+  private take(paced: boolean): void {
     this.active++;
-    this.pacer?.started(this.now());
+    if (paced) this.pacer?.started(this.now());
   }
 
   private paceDelay(): number {

@@ -47,6 +47,8 @@ export interface MailerOptions {
   mailbox: (address: string) => MailboxLease;
   /** Called after the usage counts changed (the editor's Usage Data view is fed from it). */
   onUsageChange?: () => void;
+  /** Where the counts go: the connection Key's recorder; a private in-memory one without it. */
+  usage?: UsageRecorder;
 }
 
 /** Per mail: what happened across its tries. */
@@ -59,7 +61,7 @@ interface Tries {
 }
 
 export class Mailer {
-  private readonly usage = new UsageRecorder();
+  private readonly usage: UsageRecorder;
   private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The mailboxes this connection sends from, each held until dispose(). */
@@ -70,6 +72,7 @@ export class Mailer {
   private readonly delivery = { renew: () => this.options.tokens.getToken() };
 
   constructor(private readonly options: MailerOptions) {
+    this.usage = options.usage ?? new UsageRecorder();
     // Each mail waiting on a retry listens here; many at once is expected.
     setMaxListeners(0, this.closing.signal);
   }

@@ -1,64 +1,74 @@
-/** Per-connection usage counters for the editor's Usage Data view and GET /office365-mail/usage. */
-import { failureReport, type ErrorCategory, type FailureReport, type MailError } from './errors';
+/**
+ * Per-connection usage counts for the editor's Usage Data view and GET /office365-mail/usage,
+ * recorded under the connection's Key in a UsageStore (persistent in Node-RED; in memory when the
+ * recorder is made on its own).
+ */
+import { failureReport, type ErrorCategory, type MailError } from './errors';
+import { RECENT_FAILURES, UsageStore, type FailureRecord } from './usage-store';
 import type { NodeRef } from './types';
 
-/** One failure in the usage data's recent list: when, which node, and the failure's report. */
-export type FailureRecord = { time: string; node: NodeRef } & FailureReport;
+export { RECENT_FAILURES, type FailureRecord };
 
 export interface UsageSnapshot {
+  /** Totals over the kept days (USAGE_DAYS), since `since`. */
   sent: number;
   failed: number;
   failedByCategory: Partial<Record<ErrorCategory, number>>;
   throttled: number;
   retried: number;
+  /** Since this connection started (not kept across redeploys: a new one signs in afresh). */
   tokenRequests: number;
   lastSuccess: string | null;
   lastFailure: string | null;
   recentFailures: FailureRecord[];
 }
 
-/** How many failures the view keeps, newest first. */
-export const RECENT_FAILURES = 20;
-
 export class UsageRecorder {
-  private sent = 0;
-  private throttled = 0;
-  private retried = 0;
-  private readonly failedByCategory: Partial<Record<ErrorCategory, number>> = {};
-  private lastSuccess: string | null = null;
-  private readonly recent: FailureRecord[] = [];
+  /** Without a store: a private one in memory, under an empty key. */
+  constructor(
+    private readonly store: UsageStore = new UsageStore(),
+    readonly key = '',
+  ) {}
 
   recordSent(at: Date): void {
-    this.sent++;
-    this.lastSuccess = at.toISOString();
+    this.store.recordSent(this.key, at);
   }
 
   recordThrottled(): void {
-    this.throttled++;
+    this.store.recordThrottled(this.key);
   }
 
   recordRetry(): void {
-    this.retried++;
+    this.store.recordRetry(this.key);
   }
 
   recordFailure(node: NodeRef, error: MailError, at = new Date()): void {
-    this.failedByCategory[error.category] = (this.failedByCategory[error.category] ?? 0) + 1;
-    this.recent.unshift({ time: at.toISOString(), node, ...failureReport(error) });
-    if (this.recent.length > RECENT_FAILURES) this.recent.length = RECENT_FAILURES;
+    this.store.recordFailure(this.key, { time: at.toISOString(), node, ...failureReport(error) });
   }
 
   snapshot(tokenRequests: number): UsageSnapshot {
-    const failed = Object.values(this.failedByCategory).reduce((sum, n) => sum + (n ?? 0), 0);
-    return {
-      sent: this.sent,
-      failed,
-      failedByCategory: { ...this.failedByCategory },
-      throttled: this.throttled,
-      retried: this.retried,
-      tokenRequests,
-      lastSuccess: this.lastSuccess,
-      lastFailure: this.recent[0]?.time ?? null,
-      recentFailures: this.recent.map((r) => ({ ...r })),
-    };
+    return snapshotOf(this.store, this.key, tokenRequests);
   }
+}
+
+/** One key's totals over the kept days, with its recent failures. */
+export function snapshotOf(store: UsageStore, key: string, tokenRequests: number): UsageSnapshot {
+  const entry = store.get(key);
+  const totals = { sent: 0, failed: 0, throttled: 0, retried: 0 };
+  const failedByCategory: Partial<Record<ErrorCategory, number>> = {};
+  for (const day of entry?.days ?? []) {
+    totals.sent += day.sent;
+    totals.failed += day.failed;
+    totals.throttled += day.throttled;
+    totals.retried += day.retried;
+    for (const [category, n] of Object.entries(day.failedByCategory) as Array<[ErrorCategory, number]>) failedByCategory[category] = (failedByCategory[category] ?? 0) + n;
+  }
+  return {
+    ...totals,
+    failedByCategory,
+    tokenRequests,
+    lastSuccess: entry?.lastSuccess ?? null,
+    lastFailure: entry?.lastFailure ?? null,
+    recentFailures: entry?.failures ?? [],
+  };
 }

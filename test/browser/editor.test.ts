@@ -294,12 +294,19 @@ async function scenario(): Promise<void> {
   await shows(failure, 'AADSTS7000215');
   await shows(failure, "secret's ID instead of its Value");
   expect(await failure.first().locator('a.o365-usage-reveal').getAttribute('data-node-id')).toBe(taskId);
-  await shows(page.locator('.o365-usage-note'), 'restart when Node-RED restarts');
+  await shows(page.locator('.o365-usage-note'), 'survives deploys and restarts');
+  // The mail sent before the wrong secret was deployed is still counted: history is kept by Key.
+  const card = page.locator('.o365-usage-connection.o365-usage-failing');
+  await shows(card.locator('.o365-usage-sent'), '1');
+  await card.locator('svg.o365-usage-chart rect.o365-usage-bar-sent').first().waitFor({ state: 'attached' });
+  await card.locator('.o365-usage-since').waitFor();
+  await card.locator('button.o365-usage-clear').waitFor();
   await screenshot('usage-data-auth-failure');
 
-  // The sidebar follows live: another failure arrives over RED.comms without a refresh.
+  // The sidebar follows live: another failure arrives over RED.comms without a refresh, folded
+  // with the first one ("×2 since …").
   await trigger({ to: 'ada@example.com', subject: 'Again', body: 'x' });
-  await page.locator('.o365-usage-failure[data-category="auth"]').nth(1).waitFor();
+  await page.locator('.o365-usage-failure[data-category="auth"] .o365-usage-repeated[data-count="2"]').waitFor();
   await failure.first().locator('a.o365-usage-reveal').click();
   // Node-RED 4 flashes the revealed node, Node-RED 5 also selects it.
   await page.waitForFunction((id) => {
@@ -314,6 +321,19 @@ async function scenario(): Promise<void> {
   const usage = await axios.get(`${nodeRed.url}/office365-mail/usage`);
   const html = await page.content();
   expectNoLeaks([flows.data, usage.data, html, nodeRed.log()], sandbox, [WRONG_SECRET]);
+
+  // 9. Node-RED restarts: the editor reloads and Usage Data still shows the mail sent and the
+  // folded failures (kept in the user directory by Key).
+  await nodeRed.restart();
+  await page.reload();
+  await node(taskId).waitFor();
+  await openSidebar('office365-mail-usage');
+  const restarted = page.locator('.o365-usage-connection.o365-usage-failing');
+  await restarted.locator('.o365-usage-failure[data-category="auth"] .o365-usage-repeated[data-count="2"]').waitFor();
+  await shows(restarted.locator('.o365-usage-sent'), '1');
+  // The failure links to its node once the editor has loaded the flows.
+  await restarted.locator(`a.o365-usage-reveal[data-node-id="${taskId}"]`).first().waitFor();
+  await screenshot('usage-data-after-restart');
 }
 
 test('Test connection explains a token without roles, a refused secret and missing fields; the key clash is named', async () => {
@@ -467,8 +487,8 @@ test('Test connection explains a token without roles, a refused secret and missi
 });
 
 test.each([
-  ['de-DE', 'Verbindung testen', 'Autorisierung', 'Die Zählerstände liegen im Speicher', 'Postfach & Cloud', 'Wurde die ID des Geheimnisses statt seines Werts eingefügt?', 'Entra ID hat die Anmeldung abgelehnt', 'Details', 'Anmeldung fehlgeschlagen'],
-  ['ja-JP', '接続をテスト', '認可', 'カウントはメモリ上に保持', 'メールボックスとクラウド', 'シークレットの値ではなく ID を貼り付けていませんか', 'Entra ID がサインインを拒否しました', '詳細', '認証に失敗'],
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'bei Bereitstellungen und Neustarts erhalten', 'Postfach & Cloud', 'Wurde die ID des Geheimnisses statt seines Werts eingefügt?', 'Entra ID hat die Anmeldung abgelehnt', 'Details', 'Anmeldung fehlgeschlagen'],
+  ['ja-JP', '接続をテスト', '認可', 'デプロイや再起動の後も残ります', 'メールボックスとクラウド', 'シークレットの値ではなく ID を貼り付けていませんか', 'Entra ID がサインインを拒否しました', '詳細', '認証に失敗'],
 ])('the editor speaks %s: dialogs, statuses, a Test connection failure and the Usage Data sidebar', async (locale, testButton, authTab, usageNote, mailboxTab, hint, message, detailsLabel, authStatus) => {
   const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
   const previous = page;

@@ -16,6 +16,8 @@ export interface RunningNodeRed {
   userDir: string;
   log: () => string;
   waitForLog: (text: string, after?: number) => Promise<void>;
+  /** Stops Node-RED and starts it again on the same user dir and port (flows and usage data stay). */
+  restart: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -27,9 +29,20 @@ export async function startPackedNodeRed(): Promise<RunningNodeRed> {
   const port = await freePort();
   writeSettings(userDir, { port, credentialSecret: 'browser-credential-key' });
   let log = '';
-  const nodeRed: ChildProcess = spawnNodeRed(userDir, { ...process.env });
-  nodeRed.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  nodeRed.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  let nodeRed: ChildProcess;
+  const launch = (): void => {
+    nodeRed = spawnNodeRed(userDir, { ...process.env });
+    nodeRed.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    nodeRed.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  };
+  const halt = async (): Promise<void> => {
+    if (nodeRed.exitCode === null) {
+      const exited = new Promise((resolve) => nodeRed.once('exit', resolve));
+      nodeRed.kill('SIGINT');
+      await exited;
+    }
+  };
+  launch();
 
   // Resolves once `text` is in the log after position `after`; fails if Node-RED exits first.
   const waitForLog = (text: string, after = 0): Promise<void> =>
@@ -54,12 +67,14 @@ export async function startPackedNodeRed(): Promise<RunningNodeRed> {
     userDir,
     log: () => log,
     waitForLog,
+    restart: async () => {
+      await halt();
+      const from = log.length;
+      launch();
+      await waitForLog('Server now running', from);
+    },
     stop: async () => {
-      if (nodeRed.exitCode === null) {
-        const exited = new Promise((resolve) => nodeRed.once('exit', resolve));
-        nodeRed.kill('SIGINT');
-        await exited;
-      }
+      await halt();
       fs.rmSync(userDir, { recursive: true, force: true });
     },
   };

@@ -68,16 +68,19 @@ test('runs the Node-RED it was asked to (this project\'s 4.1, or NODE_RED_JS)', 
   expect(log).toContain(`Node-RED version: v${version}`);
 });
 
-test('the palette shows both nodes from the package', async () => {
+test('the palette shows the three nodes from the package', async () => {
   const res = await axios.get(`${baseUrl}/nodes`, { headers: { Accept: 'application/json' } });
   const sets = res.data as Array<{ module: string; types: string[]; enabled: boolean; err?: string }>;
   const ours = sets.filter((s) => s.module === 'node-red-contrib-office365-mail');
-  expect(ours.flatMap((s) => s.types).sort()).toEqual(['email-task', 'office365-mail-connection']);
+  expect(ours.flatMap((s) => s.types).sort()).toEqual(['email-task', 'office365-mail-connection', 'office365-mail-in']);
   expect(ours.every((s) => s.enabled && !s.err)).toBe(true);
   const html = await axios.get(`${baseUrl}/nodes`, { headers: { Accept: 'text/html' } });
   expect(html.data).toContain('data-template-name="email-task"');
-  const icon = await axios.get(`${baseUrl}/icons/node-red-contrib-office365-mail/office365-mail.svg`);
-  expect(icon.status).toBe(200);
+  expect(html.data).toContain('data-template-name="office365-mail-in"');
+  for (const file of ['office365-mail.svg', 'office365-mail-in.svg']) {
+    const icon = await axios.get(`${baseUrl}/icons/node-red-contrib-office365-mail/${file}`);
+    expect(icon.status).toBe(200);
+  }
   // The editor code the dialogs load from resources/: without it the editor never finishes loading.
   for (const [file, type] of [['editor.js', 'javascript'], ['editor.css', 'text/css']]) {
     const served = await axios.get(`${baseUrl}/resources/node-red-contrib-office365-mail/${file}`, { responseType: 'text' });

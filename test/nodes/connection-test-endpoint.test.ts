@@ -73,7 +73,7 @@ describe('Test connection endpoint', () => {
     const before = sandbox.stats().tokenRequests;
     const res = await test(fields({ clientSecret: SANDBOX.clientSecret }));
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ ok: true, hasMailSend: true, roles: expect.arrayContaining(['Mail.Send']) });
+    expect(res.body).toMatchObject({ ok: true, hasMailSend: true, roles: expect.arrayContaining(['Mail.Send']), readMail: 'readWrite' });
     expect(Date.parse(String(res.body.expiresOn))).toBeGreaterThan(Date.now());
     expect(sandbox.stats().tokenRequests).toBe(before + 1);
   });
@@ -83,9 +83,19 @@ describe('Test connection endpoint', () => {
     expect(res.body).toMatchObject({ ok: true, hasMailSend: true });
   });
 
+  it('says what "email in" can do by the token: Mail.Read reads, Mail.ReadWrite also marks, moves and deletes', async () => {
+    sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.Read']);
+    try {
+      const res = await test(fields({ clientSecret: SANDBOX.clientSecret }));
+      expect(res.body).toMatchObject({ ok: true, readMail: 'read', largeMails: 'unknown' });
+    } finally {
+      sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
+    }
+  });
+
   it('says when the token has no roles (admin consent missing)', async () => {
     const res = await test(fields({ applicationId: SANDBOX.noConsentApplicationId, clientSecret: SANDBOX.noConsentClientSecret }));
-    expect(res.body).toMatchObject({ ok: true, roles: [], hasMailSend: false });
+    expect(res.body).toMatchObject({ ok: true, roles: [], hasMailSend: false, readMail: 'unknown' });
   });
 
   it('answers a refused secret with the classified error and its hint, never the secret', async () => {

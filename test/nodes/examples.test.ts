@@ -4,16 +4,18 @@
  * one-minute delay) are swapped for helper nodes the test can wait on.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
-import { EXAMPLE_CONNECTION_ID, sandboxStartFlow } from '../../scripts/local-node-red';
+import { EXAMPLE_CONNECTION_ID, mailInLoop, sandboxStartFlow } from '../../scripts/local-node-red';
 import { catchNode, connectionNode, emailTaskNode, exampleWithSandbox, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
 const core = ['common/21-debug.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'function/80-template.js', 'common/20-inject.js', 'common/90-comment.js'].map(
   (file) => require(`@node-red/nodes/core/${file}`),
 );
+const mailInNode = require(path.join(__dirname, '..', '..', 'dist', 'nodes', 'office365-mail-in.js'));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const sandbox = useSandboxAndRuntime();
@@ -42,7 +44,7 @@ describe('example flows', () => {
       const flow = JSON.parse(fs.readFileSync(path.join(examples, file), 'utf8')) as FlowNode[];
       const ids = new Set(flow.map((n) => n.id));
       expect(flow.filter((n) => n.type === 'office365-mail-connection')).toEqual([]);
-      for (const task of flow.filter((n) => n.type === 'email-task')) expect(task.connection).toBe(EXAMPLE_CONNECTION_ID);
+      for (const task of flow.filter((n) => n.type === 'email-task' || n.type === 'office365-mail-in')) expect(task.connection).toBe(EXAMPLE_CONNECTION_ID);
       for (const n of flow) for (const port of (n.wires as string[][] | undefined) ?? []) for (const target of port) expect(ids.has(target)).toBe(true);
     }
   });
@@ -53,7 +55,8 @@ describe('example flows', () => {
       .readdirSync(examples)
       .filter((f) => f.endsWith('.json'))
       .map((f) => [f, JSON.parse(fs.readFileSync(path.join(examples, f), 'utf8')) as FlowNode[]]);
-    sets.push(['npm start', sandboxStartFlow('https://127.0.0.1:8443').filter((n) => n.id !== EXAMPLE_CONNECTION_ID)]);
+    const startFlow = sandboxStartFlow('https://127.0.0.1:8443');
+    sets.push(['npm start', [...startFlow, ...mailInLoop(startFlow)].filter((n) => n.id !== EXAMPLE_CONNECTION_ID)]);
     const clashes: string[] = [];
     for (const [name, flow] of sets) {
       for (const n of flow) {
@@ -82,6 +85,35 @@ describe('example flows', () => {
       { name: 'logo.png', isInline: true, contentId: 'logo' },
       { name: 'report.csv', isInline: false, contentId: null },
     ]);
+  });
+
+  it('process incoming orders: a mail with a CSV is confirmed to its sender, one without raises the alert', async () => {
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orders-example-'));
+    helper.settings({ userDir });
+    try {
+      const example = exampleWithSandbox('process-incoming-orders.json', sandbox());
+      const debug = ['d4f0c0de0000000b', 'd4f0c0de0000000c', 'd4f0c0de0000000e'];
+      const flow = example.flow.map((n): FlowNode => (debug.includes(n.id) ? { id: n.id, type: 'helper', z: n.z, wires: [] } : n));
+      await helper.load([connectionNode, emailTaskNode, mailInNode, catchNode, ...core], flow, example.credentials);
+      const mailIn = helper.getNode('d4f0c0de00000003') as Node & { pollNow: () => Promise<unknown> };
+      await mailIn.pollNow();
+      const csv = Buffer.from('sku,qty\nA42,3\n');
+      sandbox().injectMail(SANDBOX.senderEmail, { subject: 'Order 7', from: 'customer@example.com', text: 'see attached', attachments: [{ name: 'order.csv', contentType: 'text/csv', contentBytes: csv.toString('base64') }] });
+      sandbox().injectMail(SANDBOX.senderEmail, { subject: 'Where is my parcel?', from: 'other@example.com', text: 'no file' });
+      const sent: Msg[] = [];
+      const both = new Promise<void>((resolve) => (helper.getNode('d4f0c0de0000000b') as Node).on('input', (msg: Msg) => sent.push(msg) === 2 && resolve()));
+      await mailIn.pollNow();
+      await both;
+      const mails = sandbox().mail(SANDBOX.senderEmail).map((m) => m.message as { subject: string; toRecipients: Array<{ emailAddress: { address: string } }>; body: { content: string } });
+      const confirmation = mails.find((m) => m.subject === 'Re: Order 7');
+      expect(confirmation?.toRecipients[0].emailAddress.address).toBe('customer@example.com');
+      expect(confirmation?.body.content).toContain(`We received order.csv (${csv.length} bytes)`);
+      const alert = mails.find((m) => m.subject === 'Order mail without a CSV');
+      expect(alert?.toRecipients[0].emailAddress.address).toBe('orders-team@example.com');
+      expect(alert?.body.content).toContain('A mail from other@example.com arrived without an order file');
+    } finally {
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
   });
 
   it('failure handling: a passing failure goes to "retry in 1 minute" with the try counted', async () => {

@@ -7,7 +7,7 @@ import type { Sandbox } from '../../sandbox';
 import type { Fault } from '../../sandbox/state';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
-import { helper, loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg, type Outputs } from '../support/node-red';
+import { helper, redeploy, loadMailFlow, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type OutMsg, type Outputs } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
@@ -238,7 +238,7 @@ describe('redeploy and shutdown', () => {
     await fourArrived;
     // A changed email task is redeployed alone; the connection and the helper nodes stay.
     const changed = flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n));
-    await helper.setFlows(changed, 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
+    await redeploy(changed, 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
     await out.settled(100);
     await out.caughtAtLeast(out.failed.length);
     const reachedGraph = arrived;
@@ -272,7 +272,7 @@ describe('redeploy and shutdown', () => {
       const check = (): void => (out.statuses.some((s) => s.fill === 'yellow') ? resolve() : void setImmediate(check));
       check();
     });
-    await helper.setFlows(flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n)), 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
+    await redeploy(flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n)), 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
     await out.settled(20);
     for (const m of out.failed) expect(m.error).toMatchObject({ category: 'cancelled' });
     expect(out.failed).toHaveLength(20);
@@ -290,7 +290,7 @@ describe('redeploy and shutdown', () => {
       const check = (): void => (out.statuses.some((s) => s.fill === 'yellow' && String(s.text).includes('status.throttled')) ? resolve() : void setImmediate(check));
       check();
     });
-    await helper.setFlows(flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n)), 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
+    await redeploy(flow.map((n) => (n.id === 'e1' ? { ...n, name: 'renamed' } : n)), 'nodes', { c1: { clientSecret: SANDBOX.clientSecret } });
     await out.settled(1);
     // The first try reached Graph (the sandbox has the mail): "cancelled" would claim it was not sent.
     expect(out.failed[0].error).toMatchObject({ category: 'unknown-outcome', attempts: 2 });

@@ -9,7 +9,7 @@ import { SANDBOX, defaultDirectory } from '../../sandbox/config';
 import type { ConnectionNode } from '../../nodes/node-red-runtime';
 import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
 import { withEnglish } from '../support/english';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
 
 const REPORTS = 'reports@contoso.onmicrosoft.com';
 
@@ -145,7 +145,7 @@ describe('limits per app and mailbox, across connection nodes', () => {
     await fourArrived;
     // Only connection 1 (and so its email task) is redeployed; its queued mail is cancelled.
     const changed = flowWith([{ name: 'renamed' }, {}]);
-    await helper.setFlows(changed, 'nodes', credentials(2));
+    await redeploy(changed, 'nodes', credentials(2));
     await Promise.all([a.settled(30), b.settled(30)]);
     expect(b.failed.map((m) => m.error)).toEqual([]);
     expect(b.sent).toHaveLength(30);
@@ -161,7 +161,7 @@ describe('limits per app and mailbox, across connection nodes', () => {
     for (let deploy = 0; deploy < 6; deploy++) {
       const sender = deploy % 2 === 0 ? REPORTS : SANDBOX.senderEmail;
       const flow = flowWith([{ senderEmail: sender, maxMailsPerMinute: 100 }, { senderEmail: sender }]);
-      await helper.setFlows(flow, 'full', credentials(2));
+      await redeploy(flow, 'full', credentials(2));
       const tasks = [watch(1), watch(2)];
       tasks.forEach((t, i) => t.send({ to: 'ada@example.com', topic: `deploy ${deploy} ${i}`, payload: 'x' }));
       await Promise.all(tasks.map((t) => t.settled(1)));

@@ -11,7 +11,7 @@ import type { ConnectionNode } from '../../nodes/node-red-runtime';
 import type { Registry } from '../../nodes/lib/registry';
 import { SHARED_POOL_SOCKETS } from '../../nodes/lib/http';
 import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
-import { connectionConfig, connectionNode, emailTaskNode, helper, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
+import { connectionConfig, connectionNode, emailTaskNode, helper, redeploy, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
 
 const CONNECTIONS = 20;
 const REDEPLOYS = 20;
@@ -105,7 +105,7 @@ describe('tokens and HTTP pools shared across connection nodes', () => {
     const registry = registryOf();
     for (let round = 1; round <= REDEPLOYS; round++) {
       const { flow, credentials } = flowWith(apps, round);
-      await helper.setFlows(flow, 'full', credentials);
+      await redeploy(flow, 'full', credentials);
       // The same registry: one per runtime, whatever is deployed.
       expect(registryOf(`c${CONNECTIONS}`)).toBe(registry);
       const { sent, failed } = await sendOneEach(CONNECTIONS, `round ${round}`);
@@ -119,7 +119,7 @@ describe('tokens and HTTP pools shared across connection nodes', () => {
     }
     expect(sandbox.mail()).toHaveLength(CONNECTIONS * REDEPLOYS);
 
-    await helper.setFlows(EMPTY_FLOW, 'full', {});
+    await redeploy(EMPTY_FLOW, 'full', {});
     expect(registry.tokens.size).toBe(0);
     expect(registry.pools.size).toBe(0);
     expect(registry.mailboxes.size).toBe(0);
@@ -150,7 +150,7 @@ describe('tokens and HTTP pools shared across connection nodes', () => {
     // Every connection moves to a third app's credential: a new entry, never the old token.
     const third: App = { applicationId: manyAppsId(2), clientSecret: manyAppsSecret(2) };
     const moved = flowWith([third, third, third, third], 1);
-    await helper.setFlows(moved.flow, 'full', moved.credentials);
+    await redeploy(moved.flow, 'full', moved.credentials);
     expect(registry.tokens.size).toBe(1);
     const { failed } = await sendOneEach(4, 'moved');
     expect(failed.map((m) => m.error)).toEqual([]);
@@ -189,7 +189,7 @@ describe('tokens and HTTP pools shared across connection nodes', () => {
     helper.getNode('e2').receive({ to: 'ada@example.com', topic: 'in flight', payload: 'x' });
     await arrived;
     const replaced = flowWith([MAIN_APP, MAIN_APP]).flow.map((n) => (n.id === 'c1' ? { ...n, name: 'renamed' } : n));
-    await helper.setFlows(replaced, 'nodes', credentials);
+    await redeploy(replaced, 'nodes', credentials);
     expect(registry.pools.size).toBe(1);
     const { sent, failed } = await outcome;
     expect(failed?.error).toBeUndefined();

@@ -228,6 +228,10 @@ describe('attachments', () => {
     expect(Buffer.from(bin.contentBytes as string, 'base64').equals(file)).toBe(true);
     expect(bin.size as number).toBeGreaterThan(file.length);
     expect(logo).toMatchObject({ isInline: true, contentId: 'logo' });
+    // $select: metadata only (no contentBytes); contentId through the fileAttachment cast.
+    const meta = await get<List>(`${base()}/messages/${encodeURIComponent(injected.id)}/attachments?$select=id,name,size,microsoft.graph.fileAttachment/contentId`);
+    expect(meta.data.value[1]).toEqual({ '@odata.type': '#microsoft.graph.fileAttachment', id: logo.id, name: 'logo.png', size: logo.size, contentId: 'logo' });
+    expect(meta.data.value[0].contentBytes).toBeUndefined();
 
     const one = await get(`${base()}/messages/${encodeURIComponent(injected.id)}/attachments/${encodeURIComponent(bin.id as string)}`);
     expect(one.data.name).toBe('order.bin');

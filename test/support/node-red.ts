@@ -23,6 +23,24 @@ export const catchNode = require(require.resolve('@node-red/nodes/core/common/25
 
 export { helper };
 
+type DeployType = 'full' | 'flows' | 'nodes';
+interface HelperInternals {
+  _events: NodeJS.EventEmitter;
+  _redNodes: { setFlows(flow: unknown, credentials: unknown, type: DeployType): Promise<unknown> };
+}
+
+/**
+ * A redeploy, as helper.setFlows does, waiting for 'flows:started' for as long as the runtime takes.
+ * helper.setFlows gives it 300 ms and listens only once setFlows has returned: a redeploy that
+ * cancels queued mail on a loaded CI machine took longer and failed with "timeout waiting event".
+ */
+export async function redeploy(flow: unknown[], type: DeployType, credentials: Record<string, unknown> = {}): Promise<void> {
+  const internals = helper as unknown as HelperInternals;
+  const started = new Promise<void>((resolve) => internals._events.once('flows:started', () => resolve()));
+  await internals._redNodes.setFlows(flow, credentials, type);
+  await started;
+}
+
 /**
  * One sandbox per test file, reset before each test, and the helper's server around each test.
  * Returns a getter, as the sandbox exists only once beforeAll has run.

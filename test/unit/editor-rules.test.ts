@@ -9,6 +9,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { readConnectionSettings } from '../../nodes/lib/settings';
 import { parseRecipients } from '../../nodes/lib/recipients';
+import { MAIL_IN_DEFAULTS, readMailInSettings } from '../../nodes/lib/mail-in';
 import registerConnection from '../../nodes/office365-mail-connection';
 import { noEnv, validConnection } from '../support/connection-config';
 import { connectionCases, recipientCases } from '../support/validation-cases';
@@ -196,5 +197,51 @@ describe('the dialogs agree with the runtime on the shared table of cases', () =
     const { types: withOther } = loadEditor(['office365-mail-connection.html'], [other]);
     const verdict = editorVerdict(withOther['office365-mail-connection'], 'key', 'clash', { id: 'n1' });
     expect(verdict).toBe('node-red-contrib-office365-mail/office365-mail-connection:office365-mail-connection.validation.keyInUse');
+  });
+});
+
+describe('the email in dialog agrees with the runtime', () => {
+  const { types } = loadEditor(['office365-mail-in.html']);
+  const def = types['office365-mail-in'];
+  const connection = { senderEmail: 'alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] };
+
+  it('registers with lib\'s defaults, and every validator has two parameters', () => {
+    const defaults = Object.fromEntries(Object.entries(def.defaults).map(([k, d]) => [k, d.value]));
+    expect(defaults).toMatchObject(MAIL_IN_DEFAULTS);
+    expect(Object.entries(def.defaults).filter(([, d]) => d.validate && d.validate.length !== 2).map(([k]) => k)).toEqual([]);
+  });
+
+  const rows: Array<[string, string, boolean, Record<string, unknown>?]> = [
+    ['mailbox', '', true],
+    ['mailbox', 'orders@contoso.com', true],
+    ['mailbox', 'not an address', false],
+    ['pollInterval', '10', true],
+    ['pollInterval', '9', false],
+    ['pollInterval', 'soon', false],
+    ['maxAttachmentSize', '0', true],
+    ['maxAttachmentSize', '150', true],
+    ['maxAttachmentSize', '151', false],
+    ['afterRead', 'delete', true],
+    ['afterRead', 'archive', false],
+    ['attachments', 'metadata', true],
+    ['attachments', 'all', false],
+    ['start', 'all', true],
+    ['start', 'old', false],
+    ['moveTo', '', false, { afterRead: 'move' }],
+    ['moveTo', 'Inbox/Done', true, { afterRead: 'move' }],
+    ['moveTo', '', true, { afterRead: 'markRead' }],
+  ];
+  it.each(rows)('%s = %j', (field, value, valid, node = {}) => {
+    const verdict = (def.defaults[field].validate as Validate).call(node, value);
+    expect(verdict === true).toBe(valid);
+    if (verdict !== true && value !== '') expect(verdict).not.toContain(value);
+    // The runtime judges the same (a mailbox: on the connection whose allowed list has orders@).
+    let runtime = true;
+    try {
+      readMailInSettings({ ...node, [field]: value }, connection);
+    } catch {
+      runtime = false;
+    }
+    expect(runtime).toBe(valid);
   });
 });

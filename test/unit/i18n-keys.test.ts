@@ -59,6 +59,20 @@ describe('i18n keys used by the runtime', () => {
     expect(missing).toEqual([]);
   });
 
+  it('the email in node\'s own keys and its reading hints exist', () => {
+    const glue = fs.readFileSync(path.join(root, 'nodes', 'office365-mail-in.ts'), 'utf8');
+    const mailIn = catalogue('office365-mail-in');
+    const own = matches(glue, /\bt\('([\w.-]+)'/g).concat(matches(glue, /'(status\.[\w-]+)' : '(status\.[\w-]+)'/g));
+    expect(own.length).toBeGreaterThan(8);
+    expect([...new Set(own)].filter((k) => !has(mailIn, k))).toEqual([]);
+    const lib = fs.readFileSync(path.join(root, 'nodes', 'lib', 'mail-in.ts'), 'utf8');
+    const table = lib.slice(lib.indexOf('const READ_HINTS'));
+    const readHints = matches(table.slice(0, table.indexOf('};')), /: '([\w-]+)',/g);
+    expect(readHints).toContain('readAccessDenied');
+    expect([...new Set(readHints)].filter((k) => !has(emailTask, `hints.${k}`))).toEqual([]);
+    expect(has(emailTask, 'errors.graphRefusedRead')).toBe(true);
+  });
+
   it('connection deploy problems and the fields they name exist', () => {
     const settings = fs.readFileSync(path.join(root, 'nodes', 'lib', 'settings.ts'), 'utf8');
     const keys = matches(settings, /key: '([\w-]+)'/g);
@@ -74,6 +88,7 @@ describe('i18n keys used by the editor', () => {
   const editors: Array<[file: string, catalogueName: string, top: string]> = [
     ['office365-mail-connection.html', 'office365-mail-connection', 'office365-mail-connection'],
     ['email-task.html', 'email-task', 'email-task'],
+    ['office365-mail-in.html', 'office365-mail-in', 'office365-mail-in'],
     ['office365-mail-usage.html', 'office365-mail-usage', 'usage'],
   ];
 

@@ -15,10 +15,11 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 describe('package layout', () => {
   const nodes = Object.entries(pkg['node-red'].nodes);
 
-  it('declares both nodes', () => {
+  it('declares the three nodes', () => {
     expect(pkg['node-red'].nodes).toEqual({
       'office365-mail-connection': 'dist/nodes/office365-mail-connection.js',
       'email-task': 'dist/nodes/email-task.js',
+      'office365-mail-in': 'dist/nodes/office365-mail-in.js',
     });
     expect(pkg.keywords).toContain('node-red');
     expect(pkg.files).toEqual(expect.arrayContaining(['dist/', 'resources/', 'examples/', 'docs/', 'README.md', 'LICENSE', 'CHANGELOG.md']));

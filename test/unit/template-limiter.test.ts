@@ -1,5 +1,5 @@
 import { renderTemplate } from '../../nodes/lib/template';
-import { ConcurrencyLimiter, QueueFullError } from '../../nodes/lib/limiter';
+import { ConcurrencyLimiter, QueueFullError, WindowPacer } from '../../nodes/lib/limiter';
 
 describe('renderTemplate', () => {
   it('renders msg properties without HTML escaping for plain text', () => {
@@ -64,6 +64,24 @@ describe('ConcurrencyLimiter', () => {
     release();
     await expect(first).resolves.toBe('first');
     await expect(limiter.run(async () => 'after')).resolves.toBe('after');
+    expect(limiter.inFlight).toBe(0);
+  });
+
+  it('unpaced runs (the mail-in reads) take a slot but not the pacing budget of mails', async () => {
+    let now = 0;
+    const limiter = new ConcurrencyLimiter(4, Infinity, new WindowPacer(() => 1), () => now);
+    await expect(limiter.run(async () => 'mail 1')).resolves.toBe('mail 1');
+    // The pacer allows one mail per minute: reads still start at once, as many as there are slots.
+    await expect(Promise.all([1, 2, 3].map((n) => limiter.run(async () => `read ${n}`, undefined, undefined, false)))).resolves.toEqual(['read 1', 'read 2', 'read 3']);
+    // A second mail waits for the window to move on.
+    const mail = limiter.run(async () => 'mail 2');
+    expect(limiter.queued).toBe(1);
+    // A read asked for meanwhile goes past it: the pacer holds mails only.
+    await expect(limiter.run(async () => 'read 4', undefined, undefined, false)).resolves.toBe('read 4');
+    expect(limiter.queued).toBe(1);
+    now = 60_001;
+    limiter.dispatch();
+    await expect(mail).resolves.toBe('mail 2');
     expect(limiter.inFlight).toBe(0);
   });
 });
