@@ -497,7 +497,8 @@ test.each([
   try {
     await page.goto(nodeRed.url);
     await node('b0000000000000b1').waitFor();
-    // The first test left a task failing on a wrong secret: its status is a key this editor renders.
+    // The first test left a task on a wrong secret: a failure now sets its status, a key this editor renders.
+    expect((await trigger({ to: 'ada@example.com', subject: `status in ${locale}`, body: 'x' })).status).toBe(502);
     await shows(page.locator('.red-ui-flow-node-status-label'), authStatus);
     await openSidebar('office365-mail-usage');
     await shows(page.locator('.o365-usage-note'), usageNote);
