@@ -10,9 +10,9 @@ import { renderTemplate, type ContextLookup } from './lib/template';
 import type { ConnectionRuntime } from './lib/connection';
 import type { WaitInfo } from './lib/mailer';
 import { credentialExpiry } from './lib/expiry';
-import { msgFields, sendMessage, type MessageTask } from './lib/send-message';
+import { msgFields, sendMessage, type ConnectionChoice, type MessageTask } from './lib/send-message';
 import type { MailInput, SendResult, TaskSettings, TypedField } from './lib/types';
-import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { closeGraceMs, connectionByKey, envLookup, type ConnectionNode } from './node-red-runtime';
 import { categoryKey, problemText, statusKey, statusText, toMsgError } from './texts';
 
 type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string; wires?: unknown };
@@ -29,10 +29,13 @@ export = function register(RED: NodeAPI): void {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const node = this;
     const settings = readTaskSettings(config);
+    const byKey = config.authType === 'connectionKey';
     const connection = config.authType === undefined || config.authType === 'connection'
       ? (RED.nodes.getNode(config.connection ?? '') as ConnectionNode | null)
       : null;
     const runtime = connection?.runtime;
+    // By Key, the connection is found per message among the deployed ones.
+    const choice: ConnectionChoice = byKey ? { byKey: connectionByKey } : runtime;
 
     const readInput = inputReader(RED, node, settings);
     // Output 2 wired? Node-RED hands the node its wires; they change only with a redeploy.
@@ -60,7 +63,7 @@ export = function register(RED: NodeAPI): void {
     // A task may sit idle for days: its status follows the countdown (and enters the 30 days) hourly.
     const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => status.idle && credentialExpiry(runtime.settings)?.warn && status.show(), 3_600_000) : undefined;
     expiryTimer?.unref();
-    if (!runtime) {
+    if (!runtime && !byKey) {
       // A key the editor translates into its own language, as core nodes send theirs.
       node.status({ fill: 'red', shape: 'ring', text: statusKey(connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
@@ -71,7 +74,7 @@ export = function register(RED: NodeAPI): void {
       status.show();
       let outcome: { sent: SendResult } | { failed: MailError };
       try {
-        outcome = { sent: await sendMessage(runtime, () => readInput(msg), task) };
+        outcome = { sent: await sendMessage(choice, () => readInput(msg), task) };
       } catch (err) {
         outcome = { failed: err instanceof MailError ? err : internalError() };
       }
@@ -86,8 +89,9 @@ export = function register(RED: NodeAPI): void {
       }
       const msgError = toMsgError(RED._, outcome.failed, task.node);
       msg.error = msgError;
-      // A connection that cannot run says so, not "invalid input" (the docs promise this status).
-      const invalidConnection = !runtime;
+      // A connection that cannot run says so, not "invalid input" (the docs promise this status),
+      // whether it is the picked one or the one a message's Key names.
+      const invalidConnection = outcome.failed.code === 'InvalidConnection';
       node.status({ fill: 'red', shape: 'ring', text: invalidConnection ? statusKey('connectionInvalid') : categoryKey(outcome.failed.category) });
       send([null, msg]);
       if (!toCatch) return done();
@@ -128,7 +132,12 @@ function inputReader(RED: NodeAPI, node: Node, settings: TaskSettings): (msg: No
 
   function evaluatorFor(field: TypedField, value: string, type: string): Evaluator {
     // An emptied msg field means the property is not used.
-    if (type === 'msg') return value === '' ? async () => undefined : async (msg) => RED.util.getMessageProperty(msg, value);
+    if (type === 'msg') {
+      if (value === '') return async () => undefined;
+      // A message without msg.mail has no id to answer: lib says so (MissingMessageId).
+      if (field === 'messageId') return async (msg) => (hasParent(msg, value) ? RED.util.getMessageProperty(msg, value) : undefined);
+      return async (msg) => RED.util.getMessageProperty(msg, value);
+    }
     if (type === 'str') {
       if (!isTemplated(field)) return async () => value;
       // A body template is HTML-escaped only when the mail will be HTML.
@@ -161,6 +170,18 @@ function inputReader(RED: NodeAPI, node: Node, settings: TaskSettings): (msg: No
     }
     return input;
   };
+}
+
+/** True when every property above `path`'s last part is an object (`mail` for `mail.id`). */
+function hasParent(msg: NodeMessage, path: string): boolean {
+  const dot = path.lastIndexOf('.');
+  if (dot === -1) return true;
+  let value: unknown = msg;
+  for (const part of path.slice(0, dot).split('.')) {
+    if (typeof value !== 'object' || value === null) return false;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return typeof value === 'object' && value !== null;
 }
 
 /** The task's status: yellow while mail waits (or the secret is near expiry), blue while sending, green with the count sent. */

@@ -12,7 +12,7 @@ import { MailError, internalError, reportedIds, type ReportedIds } from './lib/e
 import type { ConnectionSettings, NodeRef } from './lib/types';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
-import { closeGraceMs, envLookup, type ConnectionNode } from './node-red-runtime';
+import { closeGraceMs, envLookup, indexConnection, type ConnectionNode } from './node-red-runtime';
 import { UsageRecorder } from './lib/usage-recorder';
 import { USAGE_FILE, UsageStore } from './lib/usage-store';
 import { detailsOf, errorKeys, errorText, problemKeys, problemText } from './texts';
@@ -79,9 +79,14 @@ export = function register(RED: NodeAPI): void {
     }
     connections.add(this);
     feed.changed();
+    // Keys are unique: email tasks choosing by Key refuse a Key two deployed connections share, and
+    // the log says so (the second of the two to start reports it).
+    const indexed = indexConnection(this);
+    if (indexed.others > 0) this.error(RED._('office365-mail-connection.deploy.duplicateKey', { key: this.key.trim() }));
 
     this.on('close', (_removed: boolean, done: () => void) => {
       connections.delete(this);
+      indexed.remove();
       this.stopExpiryWatch?.();
       // Marked removed; a redeploy attaches the key again as the new node starts.
       if (this.key) store.detach(this.key);

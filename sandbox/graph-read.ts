@@ -112,7 +112,7 @@ function recipientsOf(value: unknown): Recipient[] {
 }
 
 /** `Prefer: IdType="ImmutableId"` (https://learn.microsoft.com/graph/outlook-immutable-id). */
-function wantsImmutable(req: RequestContext): boolean {
+export function wantsImmutable(req: RequestContext): boolean {
   return /idtype\s*=\s*"?immutableid"?/i.test((header(req.headers, 'prefer') ?? '').slice(0, 1000));
 }
 
@@ -631,7 +631,7 @@ export class GraphRead {
     for (const a of Array.isArray(m.attachments) ? m.attachments : []) if (isRecord(a) && typeof a.id === 'string') this.uploaded.delete(a.id);
     if (mail.saveToSentItems && senderBox) {
       const sent = this.store.folder(senderBox.address, 'sentitems') as StoredFolder;
-      this.store.add(senderBox.address, { ...base, folderId: sent.id, isRead: true, bccRecipients: recipientsOf(m.bccRecipients), attachments: files.map((a) => ({ ...a, id: exchangeId('AAMkAtt') })) });
+      this.store.add(senderBox.address, { ...base, folderId: sent.id, isRead: true, bccRecipients: recipientsOf(m.bccRecipients), attachments: files.map((a) => ({ ...a, id: exchangeId('AAMkAtt') })) }, mail.immutableId);
     }
   }
 

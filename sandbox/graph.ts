@@ -7,14 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { SandboxApp } from './config';
 import type { Directory, ResolvedMailbox } from './directory';
-import { GraphRead, matchReadRoute, rolesFor } from './graph-read';
+import { GraphRead, matchReadRoute, rolesFor, wantsImmutable } from './graph-read';
 import type { ConversationMeta, ReadOp } from './graph-read';
 import { graphError, header, jsonReply } from './http';
 import type { Reply, RequestContext } from './http';
 import type { AccessTokenClaims, TokenSigner } from './jwt';
 import { base64DecodedLength } from './schema';
 import type { GraphSchema } from './schema';
-import { MailStore } from './mail-store';
+import { MailStore, exchangeId } from './mail-store';
 import type { SandboxState, SentAttachment } from './state';
 
 const MiB = 1024 * 1024;
@@ -127,6 +127,11 @@ function safeDecode(segment: string): string {
 
 interface Draft {
   id: string;
+  /**
+   * Made with `Prefer: IdType="ImmutableId"`: `id` is then an immutable id, and the item keeps it
+   * in Sent Items once sent (https://learn.microsoft.com/graph/outlook-immutable-id).
+   */
+  immutable?: boolean;
   tenantId: string;
   mailbox: ResolvedMailbox;
   appId: string;
@@ -179,7 +184,7 @@ export class GraphMail {
 
   constructor(private readonly ctx: GraphContext) {
     this.read = new GraphRead(new MailStore(), {
-      createDraft: (_req, claims, mailbox, message, meta) => this.storeDraft(claims, mailbox, message, meta),
+      createDraft: (req, claims, mailbox, message, meta) => this.storeDraft(claims, mailbox, message, meta, wantsImmutable(req)),
       recordMail: (mail) => this.ctx.state.recordMail(mail),
       schema: ctx.schema,
       baseUrl: ctx.baseUrl,
@@ -507,15 +512,17 @@ export class GraphMail {
     const attachments = this.inlineAttachments(message);
     const bytes = attachments.reduce((sum, a) => sum + a.size, 0);
     if (bytes > this.ctx.limits.maxMessageBytes) return this.tooBig(req);
-    return this.storeDraft(claims, mailbox, message);
+    return this.storeDraft(claims, mailbox, message, undefined, wantsImmutable(req));
   }
 
   /** Keeps a draft and answers 201 with it (POST /messages, and createReply / createForward with their thread). */
-  private storeDraft(claims: AccessTokenClaims, mailbox: ResolvedMailbox, message: Record<string, unknown>, meta?: ConversationMeta): Reply {
+  private storeDraft(claims: AccessTokenClaims, mailbox: ResolvedMailbox, message: Record<string, unknown>, meta?: ConversationMeta, immutable = false): Reply {
     const attachments = this.inlineAttachments(message);
     const bytes = attachments.reduce((sum, a) => sum + a.size, 0);
     const draft: Draft = {
-      id: newMessageId(),
+      // Immutable ids have their own prefix in Exchange (AAkA…), as the mail store's do.
+      id: immutable ? exchangeId('AAkA') : newMessageId(),
+      ...(immutable ? { immutable } : {}),
       tenantId: claims.tid,
       mailbox,
       appId: claims.appid,
@@ -528,6 +535,7 @@ export class GraphMail {
     this.drafts.set(draft.id, draft);
     if (meta) this.read.meta.set(draft.id, meta);
     return jsonReply(201, this.draftJson(draft), {
+      ...(immutable ? { 'preference-applied': 'IdType="ImmutableId"' } : {}),
       location: `${this.ctx.baseUrl()}/v1.0/users/${encodeURIComponent(mailbox.address)}/messages/${encodeURIComponent(draft.id)}`,
     });
   }
@@ -716,6 +724,7 @@ export class GraphMail {
       attachments: draft.attachments,
       saveToSentItems: true,
       path: 'uploadSession',
+      ...(draft.immutable ? { immutableId: draft.id } : {}),
       clientRequestId: req.clientRequestId,
       requestId: req.requestId,
       appId: claims.appid,

@@ -176,9 +176,12 @@ export class MailStore {
     return undefined;
   }
 
-  /** Adds a message (keyed by its immutable id) to a folder. */
-  add(address: string, message: Omit<StoredMessage, 'id' | 'immutableId' | 'version' | 'changeKey'>): StoredMessage {
-    const stored: StoredMessage = { ...message, id: exchangeId('AAMk'), immutableId: exchangeId('AAkA'), version: ++this.version, changeKey: randomBytes(12).toString('base64') };
+  /**
+   * Adds a message (keyed by its immutable id) to a folder. `immutableId`: the id the item already
+   * has (a draft sent into Sent Items keeps it: https://learn.microsoft.com/graph/outlook-immutable-id).
+   */
+  add(address: string, message: Omit<StoredMessage, 'id' | 'immutableId' | 'version' | 'changeKey'>, immutableId?: string): StoredMessage {
+    const stored: StoredMessage = { ...message, id: exchangeId('AAMk'), immutableId: immutableId ?? exchangeId('AAkA'), version: ++this.version, changeKey: randomBytes(12).toString('base64') };
     this.mailbox(address).messages.set(stored.immutableId, stored);
     return stored;
   }

@@ -33,6 +33,8 @@ export interface SentMail {
   attachments: SentAttachment[];
   saveToSentItems: boolean;
   path: MailPath;
+  /** A draft made with `Prefer: IdType="ImmutableId"`: its id, which the Sent Items copy keeps. */
+  immutableId?: string;
   clientRequestId?: string;
   requestId: string;
   appId: string;

@@ -3,7 +3,7 @@ import type { InternetMessageHeader, Message } from '@microsoft/microsoft-graph-
 import { sizeError, validationError } from './errors';
 import { payloadAttachment, prepareAttachments } from './attachments';
 import { EXCHANGE_MAX_RECIPIENTS, domainOf, parseRecipients, recipientBudget, shorten, toGraphRecipients, type ParsedAddress } from './recipients';
-import type { BodyFormat, ComposedMail, Importance, MailInput, PreparedAttachment } from './types';
+import type { BodyFormat, ComposedMail, Importance, MailAction, MailInput, PreparedAttachment } from './types';
 
 /** Exchange's default cap on To + Cc + Bcc per message (a tenant's RecipientLimits). */
 export const DEFAULT_MAX_RECIPIENTS = 500;
@@ -17,6 +17,12 @@ export interface ComposeRules {
   importance: Importance;
   allowedRecipientDomains: readonly string[];
   maxRecipients: number;
+  /**
+   * `reply` and `replyAll` go to whom Graph takes from the original, so To and Cc are not read
+   * (office365-mail-in leaves the original's own To and Cc in msg.to and msg.cc); Bcc is added.
+   * Default `send`.
+   */
+  action?: MailAction;
 }
 
 /** The start of a tag we take as a sign of HTML. */
@@ -41,11 +47,12 @@ export const MAX_ATTACHMENTS = 250;
 export function composeMail(input: MailInput, rules: ComposeRules): ComposedMail {
   // One budget for the RFC 5322 parser across the mail's fields (see MAX_PARSER_CHARS).
   const budget = recipientBudget();
-  const to = parseRecipients(input.to, 'to', budget);
-  const cc = parseRecipients(input.cc, 'cc', budget);
+  const answering = rules.action === 'reply' || rules.action === 'replyAll';
+  const to = answering ? [] : parseRecipients(input.to, 'to', budget);
+  const cc = answering ? [] : parseRecipients(input.cc, 'cc', budget);
   const bcc = parseRecipients(input.bcc, 'bcc', budget);
   const replyTo = parseRecipients(input.replyTo, 'replyTo', budget);
-  checkRecipients(to, cc, bcc, rules);
+  checkRecipients(to, cc, bcc, rules, answering);
 
   checkAttachmentCount(input);
   const attachments: PreparedAttachment[] = prepareAttachments(input.attachments);
@@ -113,9 +120,9 @@ function checkSize(attachments: readonly PreparedAttachment[], content: string):
   }
 }
 
-function checkRecipients(to: ParsedAddress[], cc: ParsedAddress[], bcc: ParsedAddress[], rules: ComposeRules): void {
+function checkRecipients(to: ParsedAddress[], cc: ParsedAddress[], bcc: ParsedAddress[], rules: ComposeRules, answering: boolean): void {
   const total = to.length + cc.length + bcc.length;
-  if (total === 0) throw validationError('NoRecipients', 'noRecipients', {}, 'noRecipients');
+  if (total === 0 && !answering) throw validationError('NoRecipients', 'noRecipients', {}, 'noRecipients');
   const cap = Math.min(rules.maxRecipients || DEFAULT_MAX_RECIPIENTS, EXCHANGE_MAX_RECIPIENTS);
   if (total > cap) throw validationError('TooManyRecipients', 'tooManyRecipients', { count: total, max: cap }, 'tooManyRecipients');
   if (rules.allowedRecipientDomains.length) {

@@ -6,13 +6,18 @@
  *   fit, the other small ones added one by one, each large file through an upload session as raw
  *   slices of 3.75 MiB (views on the caller's Buffer: the file is neither copied nor encoded),
  *   then `POST .../send`. Any failure before the send deletes the draft: nothing half-built stays.
+ *   Also taken by every mail when its ids must be known (returnMessageIds): a draft has them.
+ * - answers (reply, replyAll, forward): `POST /users/{mailbox}/messages/{id}/{action}` in one
+ *   request, or, when the files do not fit in one, the same draft steps from createReply /
+ *   createReplyAll / createForward.
  */
 import type { Message } from '@microsoft/microsoft-graph-types';
-import { MailError, amend, withHint } from './errors';
+import { MailError, amend, validationError, withHint } from './errors';
+import { domainOf } from './recipients';
 import { fileAttachmentJsonBytes, toFileAttachment } from './attachments';
-import { GRAPH_MAX_REQUEST_BYTES, type GraphCallResult, type GraphClient } from './graph';
+import { GRAPH_MAX_REQUEST_BYTES, type AnswerAction, type AnswerBody, type DraftResult, type GraphCallResult, type GraphClient } from './graph';
 import type { AccessToken } from './token';
-import type { ComposedMail, PreparedAttachment, SendPath } from './types';
+import type { ComposedMail, MessageIds, PreparedAttachment, SendPath } from './types';
 
 /**
  * Files from this size go through an upload session; smaller ones travel in JSON. Microsoft documents
@@ -32,9 +37,19 @@ export interface DeliveryJob {
   timeoutMs: number;
   /** Aborts requests in flight (a shutdown's grace period ending); the draft is still deleted. */
   aborting?: AbortSignal;
+  /** Set for reply, replyAll and forward: the message answered (in the mailbox `deliver` is given). */
+  answer?: { action: AnswerAction; messageId: string };
+  /** Through a draft even when one request would do, so the mail's ids are known (Mail.ReadWrite). */
+  viaDraft?: boolean;
+  /**
+   * The connection's allowed recipient domains (lower-case; empty: any). A reply's recipients are
+   * Graph's choice, so with a list a reply or reply all goes through its draft, whose recipients
+   * are checked before it is sent.
+   */
+  allowedRecipientDomains?: readonly string[];
 }
 
-export interface DeliveryResult extends GraphCallResult {
+export interface DeliveryResult extends GraphCallResult, Partial<MessageIds> {
   path: SendPath;
 }
 
@@ -68,18 +83,71 @@ export function choosePath(mail: ComposedMail, saveToSentItems: boolean): SendPa
  * steps.
  */
 export async function deliver(graph: GraphClient, sender: string, job: DeliveryJob, token: AccessToken, options: DeliveryOptions = {}): Promise<DeliveryResult> {
-  const { mail } = job;
-  if (choosePath(mail, job.saveToSentItems) === 'sendMail') {
+  const { mail, answer } = job;
+  if (answer) {
+    const body = answerBody(mail, answer.action);
+    const fits = mail.attachments.length === 0 || answerRequestBytes(mail, body) <= GRAPH_MAX_REQUEST_BYTES;
+    const domains = answer.action === 'forward' ? [] : (job.allowedRecipientDomains ?? []);
+    if (fits && !job.viaDraft && domains.length === 0) {
+      const message: Message = mail.attachments.length ? { ...body.message, attachments: mail.attachments.map(toFileAttachment) } : (body.message ?? {});
+      const ids = await graph.answer(sender, answer.messageId, answer.action, { ...body, message }, token.token, job.timeoutMs, job.aborting);
+      return { ...ids, path: answer.action };
+    }
+    if (!graph.uploadSessions && mail.attachments.some((a) => a.bytes.length >= UPLOAD_SESSION_MIN_BYTES)) throw noUploadSessions(mail, job);
+    const create: DraftMaker = (message, draftToken, timeoutMs, signal) =>
+      graph.createAnswerDraft(sender, answer.messageId, answer.action, { ...body, message }, draftToken, timeoutMs, signal);
+    const check = domains.length ? (draft: DraftResult) => recipientOutside(draft, domains) : undefined;
+    return new UploadDelivery(graph, sender, job, token, options.renew, body.message ?? {}, create, answer.action, check).run();
+  }
+  if (!job.viaDraft && choosePath(mail, job.saveToSentItems) === 'sendMail') {
     const message: Message = mail.attachments.length ? { ...mail.fields, attachments: mail.attachments.map(toFileAttachment) } : mail.fields;
     const ids = await graph.sendMail(sender, message, job.saveToSentItems, token.token, job.timeoutMs, job.aborting);
     return { ...ids, path: 'sendMail' };
   }
-  if (!graph.uploadSessions) {
-    // Refused here, before a draft exists: that cloud's Graph has no upload sessions.
-    throw new MailError({ category: 'size', code: 'UploadSessionUnavailable', messageKey: 'largeMailUnavailable', hintKey: 'uploadSessionNotInCloud', params: { size: sendMailRequestBytes(mail, job.saveToSentItems) } });
-  }
-  return new UploadDelivery(graph, sender, job, token, options.renew).run();
+  // Refused here, before a draft exists: that cloud's Graph has no upload sessions.
+  if (!graph.uploadSessions && choosePath(mail, job.saveToSentItems) !== 'sendMail') throw noUploadSessions(mail, job);
+  const create: DraftMaker = (message, draftToken, timeoutMs, signal) => graph.createDraft(sender, message, draftToken, timeoutMs, signal);
+  return new UploadDelivery(graph, sender, job, token, options.renew, mail.fields, create, 'uploadSession').run();
 }
+
+function noUploadSessions(mail: ComposedMail, job: DeliveryJob): MailError {
+  return new MailError({ category: 'size', code: 'UploadSessionUnavailable', messageKey: 'largeMailUnavailable', hintKey: 'uploadSessionNotInCloud', params: { size: sendMailRequestBytes(mail, job.saveToSentItems) } });
+}
+
+/**
+ * An answer's request: the text as `comment`, and in `message` what the answer adds. Reply and
+ * reply all go to whom Graph takes from the original (To and Cc are not read for them); Bcc is
+ * added. A forward goes to To, Cc and Bcc.
+ */
+export function answerBody(mail: ComposedMail, action: AnswerAction): AnswerBody {
+  const { fields } = mail;
+  const message: Message = {};
+  if (action === 'forward') {
+    if (fields.toRecipients?.length) message.toRecipients = fields.toRecipients;
+    if (fields.ccRecipients?.length) message.ccRecipients = fields.ccRecipients;
+  }
+  if (fields.bccRecipients?.length) message.bccRecipients = fields.bccRecipients;
+  for (const key of ['importance', 'internetMessageHeaders', 'isReadReceiptRequested', 'isDeliveryReceiptRequested', 'categories'] as const) {
+    if (fields[key] !== undefined) (message as Record<string, unknown>)[key] = fields[key];
+  }
+  const text = fields.body?.content ?? '';
+  return { ...(text ? { comment: text } : {}), ...(Object.keys(message).length ? { message } : {}) };
+}
+
+/** Bytes of an answer's request with every attachment in it, computed without base64-encoding. */
+function answerRequestBytes(mail: ComposedMail, body: AnswerBody): number {
+  const list = mail.attachments.reduce((sum, a) => sum + fileAttachmentJsonBytes(a), 0) + Math.max(0, mail.attachments.length - 1);
+  return Buffer.byteLength(JSON.stringify({ ...body, message: body.message ?? {} })) + Buffer.byteLength(',"attachments":[]') + list;
+}
+
+/** A refusal when the draft Graph made goes to a domain the connection does not allow. */
+function recipientOutside(draft: DraftResult, domains: readonly string[]): MailError | undefined {
+  const refused = draft.recipients.find((address) => !domains.includes(domainOf(address)));
+  return refused === undefined ? undefined : validationError('RecipientDomainNotAllowed', 'domainNotAllowed', { field: 'to', value: refused }, 'domainNotAllowed');
+}
+
+/** Makes the draft (a new mail, or an answer in its thread) with the message fields given. */
+type DraftMaker = (message: Message, token: string, timeoutMs: number, signal?: AbortSignal) => Promise<DraftResult>;
 
 class UploadDelivery {
   private draftId?: string;
@@ -91,24 +159,37 @@ class UploadDelivery {
     private readonly job: DeliveryJob,
     token: AccessToken,
     private readonly renew: TokenSource | undefined,
+    /** The draft's fields without attachments. */
+    private readonly fields: Message,
+    private readonly create: DraftMaker,
+    private readonly path: SendPath,
+    /** A refusal of the draft as Graph made it (nothing sent: the draft is deleted). */
+    private readonly check?: (draft: DraftResult) => MailError | undefined,
   ) {
     this.current = token;
   }
 
   async run(): Promise<DeliveryResult> {
-    const { fields, attachments } = this.job.mail;
+    const { fields } = this;
+    const { attachments } = this.job.mail;
     const large = attachments.filter((a) => a.bytes.length >= UPLOAD_SESSION_MIN_BYTES);
     const small = attachments.filter((a) => a.bytes.length < UPLOAD_SESSION_MIN_BYTES);
     const { inDraft, separate } = packSmall(fields, small);
     const timeoutMs = this.job.timeoutMs;
     const draftMessage: Message = inDraft.length ? { ...fields, attachments: inDraft.map(toFileAttachment) } : fields;
-    let draftId: string;
+    let draft: DraftResult;
     try {
-      draftId = (await this.graph.createDraft(this.sender, draftMessage, this.current.token, timeoutMs, this.job.aborting)).id;
+      draft = await this.create(draftMessage, this.current.token, timeoutMs, this.job.aborting);
     } catch (err) {
       throw this.draftFailure(err);
     }
+    const draftId = draft.id;
     this.draftId = draftId;
+    const refused = this.check?.(draft);
+    if (refused) {
+      await this.discard();
+      throw refused;
+    }
     let step = '';
     try {
       for (const a of separate) {
@@ -134,7 +215,8 @@ class UploadDelivery {
       await this.discard();
       throw this.draftFailure(err, 'send');
     }
-    return { ...sent, path: 'uploadSession' };
+    const ids: MessageIds = { messageId: draftId, internetMessageId: draft.internetMessageId, conversationId: draft.conversationId };
+    return { ...sent, ...ids, path: this.path };
   }
 
   /** One file through its own upload session, in slices that are views on the caller's Buffer. */

@@ -14,9 +14,35 @@ export interface GraphCallResult {
 /** Graph refuses requests over 4 MB with 413; checked here so a large mail is not uploaded in vain. */
 export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
-/** A draft created by `POST /users/{sender}/messages`. */
+/**
+ * Drafts are made with immutable ids: the id then stays the item's once the draft is sent into Sent
+ * Items, so msg.email.messageId finds the sent mail (https://learn.microsoft.com/graph/outlook-immutable-id).
+ */
+const IMMUTABLE_IDS: Readonly<Record<string, string>> = { Prefer: 'IdType="ImmutableId"' };
+
+/** A draft created by `POST /users/{sender}/messages` (or createReply, createForward …), with its ids. */
 export interface DraftResult extends GraphCallResult {
   id: string;
+  internetMessageId?: string;
+  conversationId?: string;
+  /** To, Cc and Bcc addresses as the draft holds them (an answer's are Graph's choice). */
+  recipients: string[];
+}
+
+/** More recipients than Exchange ever takes in one message are not read from an answer. */
+const MAX_DRAFT_RECIPIENTS = 1000;
+
+/** An answer's action in Graph's URL: `reply`, `replyAll`, `forward`. */
+export type AnswerAction = 'reply' | 'replyAll' | 'forward';
+
+/**
+ * The body of reply / replyAll / forward and of their create… drafts: the text as `comment`
+ * (Graph puts it above the quoted original; `message.body` would replace the whole body) and the
+ * rest (recipients, attachments) in `message`.
+ */
+export interface AnswerBody {
+  comment?: string;
+  message?: Message;
 }
 
 /** What createUploadSession needs to know of one file (`AttachmentItem`). */
@@ -119,10 +145,30 @@ export class GraphClient {
   /** `POST /users/{sender}/messages`: a draft of the message (with the attachments given in it). */
   async createDraft(sender: string, message: Message, token: string, timeoutMs: number, signal?: AbortSignal): Promise<DraftResult> {
     const url = `${this.messagesUrl(sender)}`;
-    const response = await this.request({ method: 'POST', url, body: JSON.stringify(message), token, timeoutMs, signal, sends: false });
-    const id = (response.data as { id?: unknown } | undefined)?.id;
-    if (typeof id !== 'string' || id === '') throw unexpectedAnswer(response);
-    return { id, requestId: response.requestId, clientRequestId: response.clientRequestId };
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify(message), headers: IMMUTABLE_IDS, token, timeoutMs, signal, sends: false });
+    return draftOf(response);
+  }
+
+  /**
+   * `POST /users/{mailbox}/messages/{id}/reply|replyAll|forward`: the answer goes out at once (202).
+   * https://learn.microsoft.com/graph/api/message-reply (and message-replyall, message-forward)
+   */
+  async answer(mailbox: string, messageId: string, action: AnswerAction, body: AnswerBody, token: string, timeoutMs: number, signal?: AbortSignal): Promise<GraphCallResult> {
+    const url = `${this.messageUrl(mailbox, messageId)}/${action}`;
+    const bytes = Buffer.from(JSON.stringify(body));
+    if (bytes.length > GRAPH_MAX_REQUEST_BYTES) throw sizeError('RequestTooLarge', 'requestTooLarge', bytes.length, GRAPH_MAX_REQUEST_BYTES);
+    const { requestId, clientRequestId } = await this.request({ method: 'POST', url, body: bytes, token, timeoutMs, signal, sends: true });
+    return { requestId, clientRequestId };
+  }
+
+  /**
+   * `POST …/messages/{id}/createReply|createReplyAll|createForward`: the answer as a draft in the
+   * thread (201), for files too large for one request. https://learn.microsoft.com/graph/api/message-createreply
+   */
+  async createAnswerDraft(mailbox: string, messageId: string, action: AnswerAction, body: AnswerBody, token: string, timeoutMs: number, signal?: AbortSignal): Promise<DraftResult> {
+    const url = `${this.messageUrl(mailbox, messageId)}/create${action.charAt(0).toUpperCase()}${action.slice(1)}`;
+    const response = await this.request({ method: 'POST', url, body: JSON.stringify(body), headers: IMMUTABLE_IDS, token, timeoutMs, signal, sends: false });
+    return draftOf(response);
   }
 
   /** `POST /users/{sender}/messages/{id}/attachments`: one small file (base64 in JSON). */
@@ -257,6 +303,29 @@ export class GraphClient {
       this.secrets,
     );
   }
+}
+
+/** A draft's id and the ids Graph gives it on creation (kept when it is sent). */
+function draftOf(response: GraphResponse): DraftResult {
+  const data = (response.data ?? {}) as { id?: unknown; internetMessageId?: unknown; conversationId?: unknown; toRecipients?: unknown; ccRecipients?: unknown; bccRecipients?: unknown };
+  if (typeof data.id !== 'string' || data.id === '') throw unexpectedAnswer(response);
+  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' && value.length <= 1024 ? value : undefined);
+  const recipients: string[] = [];
+  for (const list of [data.toRecipients, data.ccRecipients, data.bccRecipients]) {
+    if (!Array.isArray(list)) continue;
+    for (const r of list.slice(0, MAX_DRAFT_RECIPIENTS)) {
+      const address = text((r as { emailAddress?: { address?: unknown } } | null)?.emailAddress?.address);
+      if (address) recipients.push(address);
+    }
+  }
+  return {
+    recipients,
+    id: data.id,
+    internetMessageId: text(data.internetMessageId),
+    conversationId: text(data.conversationId),
+    requestId: response.requestId,
+    clientRequestId: response.clientRequestId,
+  };
 }
 
 function parseJsonBuffer(bytes: Buffer): unknown {

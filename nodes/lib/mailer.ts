@@ -13,7 +13,8 @@ import { decideRetry, sleep, type RetryPolicy } from './retry';
 import type { AccessToken, TokenProvider } from './token';
 import { UsageRecorder, type UsageSnapshot } from './usage-recorder';
 import type { ComposedMail, NodeRef, SendResult } from './types';
-import { deliver } from './delivery';
+import { deliver, type DeliveryResult } from './delivery';
+import type { MailRoute } from './route';
 
 /** What the sender is waiting for, so the node can say so in its status. */
 export interface WaitInfo {
@@ -24,6 +25,12 @@ export interface WaitInfo {
 
 export interface SendJob {
   mail: ComposedMail;
+  /** The mailbox it goes out from and the action; absent: a new mail from the connection's sender. */
+  route?: MailRoute;
+  /** Every new mail through a draft, so msg.email carries its ids. */
+  returnMessageIds?: boolean;
+  /** The connection's allowed recipient domains, for answers whose recipients Graph chooses. */
+  allowedRecipientDomains?: readonly string[];
   saveToSentItems: boolean;
   timeoutMs: number;
   node: NodeRef;
@@ -83,7 +90,8 @@ export class Mailer {
     let refund: (() => void) | undefined;
     try {
       if (this.closing.signal.aborted) throw cancelled();
-      const limits = this.limitsOf(this.options.sender);
+      // Each mailbox has its own limits (4 in flight, pacing, daily recipients), shared runtime-wide.
+      const limits = this.limitsOf(this.mailboxOf(job));
       if (this.waiting >= this.options.queueSize) throw new QueueFullError(this.options.queueSize);
       refund = reserveRecipients(limits, job.mail);
       this.waiting++;
@@ -135,6 +143,10 @@ export class Mailer {
   dispose(): void {
     for (const lease of this.leases.values()) lease.release();
     this.leases.clear();
+  }
+
+  private mailboxOf(job: SendJob): string {
+    return job.route?.mailbox ?? this.options.sender;
   }
 
   private limitsOf(address: string): MailboxLimits {
@@ -201,7 +213,7 @@ export class Mailer {
   private async attempt(job: SendJob, attempts: number): Promise<SendResult> {
     const tokens = this.options.tokens;
     let token = await tokens.getToken();
-    let ids: { requestId: string; clientRequestId: string; path: SendResult['path'] };
+    let ids: DeliveryResult;
     try {
       ids = await this.deliverWith(job, token);
     } catch (err) {
@@ -216,10 +228,10 @@ export class Mailer {
         throw this.afterFailure(again, token);
       }
     }
-    const { requestId, clientRequestId, path } = ids;
+    const { requestId, clientRequestId, path, messageId, internetMessageId, conversationId } = ids;
     return {
       status: 'sent',
-      sender: this.options.sender,
+      sender: this.mailboxOf(job),
       to: job.mail.to,
       cc: job.mail.cc,
       bcc: job.mail.bcc,
@@ -230,17 +242,34 @@ export class Mailer {
       clientRequestId,
       attempts,
       sentAt: new Date().toISOString(),
+      ...(internetMessageId ? { internetMessageId } : {}),
+      ...(messageId ? { messageId } : {}),
+      ...(conversationId ? { conversationId } : {}),
     };
   }
 
-  private async deliverWith(job: SendJob, token: AccessToken): Promise<{ requestId: string; clientRequestId: string; path: SendResult['path'] }> {
+  private async deliverWith(job: SendJob, token: AccessToken): Promise<DeliveryResult> {
+    const mailbox = this.mailboxOf(job);
+    const route = job.route;
+    const answer = route && route.action !== 'send' && route.messageId !== undefined ? { action: route.action, messageId: route.messageId } : undefined;
     try {
-      return await deliver(this.options.graph, this.options.sender, job, token, this.delivery);
+      return await deliver(this.options.graph, mailbox, { ...job, answer, viaDraft: job.returnMessageIds === true }, token, this.delivery);
     } catch (err) {
       // A token without roles is not refused up front: Exchange RBAC for Applications can grant
       // Mail.Send outside the token. When Graph then refuses, missing admin consent is the cause.
       if (err instanceof MailError && token.roles?.length === 0 && (err.category === 'permission' || err.status === 401)) {
         throw withHint(err, 'permission', 'noRoles');
+      }
+      // The app may send as its own sender but not as this other mailbox: Exchange RBAC for
+      // Applications decides per mailbox, and the admin must add it to the management scope. (A
+      // draft step refused for lack of Mail.ReadWrite keeps that hint.)
+      if (err instanceof MailError && err.status === 403 && mailbox.toLowerCase() !== this.options.sender.toLowerCase() && (err.hintKey === 'accessDenied' || err.hintKey === 'sendAsDenied')) {
+        throw amend(err, { category: 'permission', hintKey: 'mailboxOutOfScope', params: { mailbox } });
+      }
+      // An answer's 404 is the message answered, not the mailbox: gone, moved (a move changes its
+      // id) or never in this mailbox.
+      if (err instanceof MailError && answer && err.status === 404 && err.graphCode === 'ErrorItemNotFound') {
+        throw amend(err, { hintKey: 'messageNotFound', params: { mailbox } });
       }
       throw err;
     }

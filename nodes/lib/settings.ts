@@ -4,7 +4,7 @@ import { endpointsFor, isCloudName } from './clouds';
 import { DEFAULT_MAX_RECIPIENTS, looksLikeHtml } from './compose';
 import { parseDay } from './expiry';
 import { EXCHANGE_MAX_RECIPIENTS, parseAddress } from './recipients';
-import { FAILURE_ROUTES, TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type FailureRoute, type Importance, type TaskSettings, type TypedField } from './types';
+import { FAILURE_ROUTES, MAIL_ACTIONS, TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type FailureRoute, type Importance, type MailAction, type TaskSettings, type TypedField } from './types';
 
 /**
  * A configuration problem: the field and an i18n key under `deploy.` with its parameters. No
@@ -86,6 +86,14 @@ export function isEnvReference(value: unknown): boolean {
 function text(value: unknown): string {
   return typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
 }
+
+/** A connection's Key as the connection accepts it (also the check of a Key a message names). */
+export function isConnectionKey(value: string): boolean {
+  return value.length <= MAX_KEY_LENGTH && KEY.test(value);
+}
+
+/** Keys are short names; a longer value is not looked up. */
+export const MAX_KEY_LENGTH = 200;
 
 export function isGuid(value: string): boolean {
   return GUID.test(value);
@@ -380,12 +388,20 @@ export const EMAIL_TASK_DEFAULTS = {
   bodyFormat: 'auto',
   attachments: 'attachments',
   attachmentsType: 'msg',
+  from: 'from',
+  fromType: 'msg',
+  action: 'send',
+  messageId: 'mail.id',
+  messageIdType: 'msg',
+  connectionKey: 'connection',
+  connectionKeyType: 'msg',
   importance: 'normal',
   saveToSentItems: true,
   maxAttempts: 5,
   maxWait: 300,
   timeout: 30,
   retryUnknownOutcome: false,
+  returnMessageIds: false,
   onFailure: 'auto',
 } as const satisfies Record<TypedField | `${TypedField}Type`, string> & Record<string, string | number | boolean>;
 
@@ -411,7 +427,11 @@ export function failureToCatch(onFailure: FailureRoute, outputWired: boolean): b
 
 export function readTaskSettings(config: RawTaskConfig): TaskSettings {
   const defaults = EMAIL_TASK_DEFAULTS;
-  const inputs = TYPED_FIELDS.map((field) => {
+  const action: MailAction = MAIL_ACTIONS.includes(config.action as MailAction) ? (config.action as MailAction) : defaults.action;
+  // Only what this task uses is evaluated per message: the message answered only for an answer,
+  // the Key only when the connection is chosen by it.
+  const used = TYPED_FIELDS.filter((field) => (field !== 'messageId' || action !== 'send') && (field !== 'connectionKey' || config.authType === 'connectionKey'));
+  const inputs = used.map((field) => {
     const value = config[field];
     const type = config[`${field}Type`];
     // A flow that leaves the field out reads the documented msg property.
@@ -434,6 +454,8 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     maxWaitMs: atLeastZero(config.maxWait, defaults.maxWait) * 1000,
     timeoutMs: positive(config.timeout, defaults.timeout) * 1000,
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
+    action,
+    returnMessageIds: config.returnMessageIds === true || config.returnMessageIds === 'true',
     // Flows from before the choice existed get `auto`: a wired output 2 alone, else also Catch nodes.
     onFailure: FAILURE_ROUTES.find((route) => route === config.onFailure) ?? defaults.onFailure,
     configuredFields: new Set(inputs.filter((i) => config[i.field] !== undefined && (i.type === 'str' || i.type === 'env')).map((i) => i.field)),

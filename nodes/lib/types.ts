@@ -5,7 +5,10 @@ import type { ClientCertificate } from './certificate';
 export type CloudName = 'global' | 'usgov' | 'usgovdod' | 'china' | 'custom';
 export type BodyFormat = 'auto' | 'text' | 'html';
 export type Importance = 'low' | 'normal' | 'high';
-export type SendPath = 'sendMail' | 'uploadSession';
+export type MailAction = 'send' | 'reply' | 'replyAll' | 'forward';
+export const MAIL_ACTIONS: readonly MailAction[] = ['send', 'reply', 'replyAll', 'forward'];
+/** How a mail went out: a new mail's transport, or the answer's action (msg.email.path). */
+export type SendPath = 'sendMail' | 'uploadSession' | Exclude<MailAction, 'send'>;
 export type AuthMethod = 'secret' | 'certificate';
 
 /** Which node a message came from: goes into msg.error.source and the usage data. */
@@ -57,8 +60,11 @@ export interface ConnectionSettings {
   secretExpiresOn?: string;
 }
 
-/** The Message tab's typedInput fields, each evaluated per message by the glue. */
-export const TYPED_FIELDS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments'] as const;
+/**
+ * The typedInput fields, each evaluated per message by the glue: the Message tab's, the sender
+ * (`from`), the message answered (`messageId`) and, on the Authorisation tab, the connection's Key.
+ */
+export const TYPED_FIELDS = ['to', 'cc', 'bcc', 'replyTo', 'subject', 'body', 'attachments', 'from', 'messageId', 'connectionKey'] as const;
 export type TypedField = (typeof TYPED_FIELDS)[number];
 
 /**
@@ -79,6 +85,8 @@ export const MSG_FIELDS = [
   'title',
   // The body text when the payload is a Buffer (a file).
   'description',
+  // office365-mail-in's metadata: `mail.mailbox` names the mailbox that holds the message answered.
+  'mail',
 ] as const;
 export type MsgField = (typeof MSG_FIELDS)[number];
 
@@ -104,6 +112,10 @@ export interface TaskSettings {
   maxWaitMs: number;
   timeoutMs: number;
   retryUnknownOutcome: boolean;
+  /** `send` (a new mail) or the answer to the message `messageId` names. */
+  action: MailAction;
+  /** Send every new mail through a draft, so its ids are known (needs Mail.ReadWrite). */
+  returnMessageIds: boolean;
   /** Whether a failure also goes to Catch nodes: `auto` only while output 2 is unwired, `both` always (settings.ts failureRoute). */
   onFailure: FailureRoute;
   /**
@@ -151,4 +163,16 @@ export interface SendResult extends MailSummary {
   clientRequestId: string;
   attempts: number;
   sentAt: string;
+  /** Known when the mail went through a draft (large mails, answers with large files, returnMessageIds). */
+  internetMessageId?: string;
+  /** The draft's immutable Graph id, which its Sent Items copy keeps. */
+  messageId?: string;
+  conversationId?: string;
+}
+
+/** Ids of a mail that went through a draft: Graph tells them when the draft is made. */
+export interface MessageIds {
+  messageId: string;
+  internetMessageId?: string;
+  conversationId?: string;
 }

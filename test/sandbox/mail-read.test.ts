@@ -80,6 +80,25 @@ describe('mail folders', () => {
 });
 
 describe('mail flow', () => {
+  test('a draft made with immutable ids keeps its id in Sent Items once sent; without, it gets a new one', async () => {
+    const draft = await c.http.post<Json>(`${base()}/messages`, message({ subject: 'Tracked', toRecipients: recipients(REPORTS) }), {
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', prefer: 'IdType="ImmutableId"' },
+    });
+    expect(draft.status).toBe(201);
+    expect(draft.headers['preference-applied']).toBe('IdType="ImmutableId"');
+    const id = String(draft.data.id);
+    expect((await post(`${base()}/messages/${encodeURIComponent(id)}/send`)).status).toBe(202);
+    const [sent] = sandbox.messages(ME, 'sentitems');
+    expect(sent.immutableId).toBe(id);
+    const read = await get(`${base()}/messages/${encodeURIComponent(id)}`, { prefer: 'IdType="ImmutableId"' });
+    expect(read.data).toMatchObject({ id, subject: 'Tracked', isDraft: false });
+
+    const plain = await post(`${base()}/messages`, message({ subject: 'Untracked', toRecipients: recipients(REPORTS) }));
+    expect(plain.headers['preference-applied']).toBeUndefined();
+    await post(`${base()}/messages/${encodeURIComponent(String(plain.data.id))}/send`);
+    expect(sandbox.messages(ME, 'sentitems').map((m) => m.immutableId)).not.toContain(plain.data.id);
+  });
+
   test('a mail to a sandbox mailbox lands in its Inbox and in the sender’s Sent Items, with one internetMessageId and conversation', async () => {
     expect((await sendMail(c, token, { message: message({ subject: 'Hello Reports', toRecipients: recipients(REPORTS, 'ada@example.com') }) })).status).toBe(202);
     expect(sandbox.mail(ME)).toHaveLength(1);

@@ -136,3 +136,24 @@ export const recipientCases: ReadonlyArray<ValidationCase<RecipientField>> = [
     editorRefuses: 'RFC 5322 comments and groups are rare; the runtime\'s parser takes them, the dialog only knows the two common shapes',
   },
 ];
+
+/**
+ * A fixed From typed into the email task: one address, a display name allowed. Whether the
+ * connection lists it is the runtime's to say per message (the connection may be chosen by Key).
+ */
+export const senderCases: ReadonlyArray<ValidationCase<'from'>> = [
+  { field: 'from', value: 'orders@contoso.com', valid: true },
+  { field: 'from', value: 'Orders Team <orders@contoso.com>', valid: true },
+  { field: 'from', value: 'orders@contoso.com, ceo@contoso.com', valid: false },
+  { field: 'from', value: 'orders', valid: false },
+  { field: 'from', value: '<img src=x onerror=alert(1)>', valid: false },
+];
+
+/** A fixed Key typed into the email task (Type "Connection by key"): as the connection's Key. */
+export const connectionKeyCases: ReadonlyArray<ValidationCase<'connectionKey'>> = [
+  { field: 'connectionKey', value: 'customer-42', valid: true },
+  { field: 'connectionKey', value: 'Sandbox_2', valid: true },
+  { field: 'connectionKey', value: 'bad key', valid: false },
+  { field: 'connectionKey', value: '<img src=x>', valid: false },
+  { field: 'connectionKey', value: '', valid: false },
+];

@@ -7,12 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
-import { readConnectionSettings } from '../../nodes/lib/settings';
+import { isConnectionKey, readConnectionSettings } from '../../nodes/lib/settings';
+import { senderOf } from '../../nodes/lib/route';
 import { parseRecipients } from '../../nodes/lib/recipients';
 import { MAIL_IN_DEFAULTS, readMailInSettings } from '../../nodes/lib/mail-in';
 import registerConnection from '../../nodes/office365-mail-connection';
 import { noEnv, validConnection } from '../support/connection-config';
-import { connectionCases, recipientCases } from '../support/validation-cases';
+import { connectionCases, connectionKeyCases, recipientCases, senderCases } from '../support/validation-cases';
 
 const root = path.join(__dirname, '..', '..');
 const EDITOR_JS = path.join(root, 'resources', 'editor.js');
@@ -182,6 +183,34 @@ describe('the dialogs agree with the runtime on the shared table of cases', () =
     const verdict = editorVerdict(task, field, value, { [`${field}Type`]: 'str' });
     expect(verdict === true).toBe(c.valid && !c.editorRefuses);
     if (verdict !== true) expect(verdict).not.toContain(value);
+  });
+
+  it.each(senderCases.map((c) => [c.field, c.value, c] as const))('email task %s = %j', (field, value, c) => {
+    // The runtime's reading of From: one address by the recipients' parser, in the connection's list.
+    let runtimeValid = true;
+    try {
+      senderOf({ senderEmail: 'alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] }, value);
+    } catch {
+      runtimeValid = false;
+    }
+    expect(runtimeValid).toBe(c.valid);
+    const verdict = editorVerdict(task, field, value, { fromType: 'str' });
+    expect(verdict === true).toBe(c.valid && !c.editorRefuses);
+    if (verdict !== true) expect(verdict).not.toContain(value);
+  });
+
+  it.each(connectionKeyCases.map((c) => [c.field, c.value, c] as const))('email task %s = %j', (field, value, c) => {
+    expect(isConnectionKey(value)).toBe(c.valid);
+    const verdict = editorVerdict(task, field, value, { connectionKeyType: 'str', authType: 'connectionKey' });
+    expect(verdict === true).toBe(c.valid && !c.editorRefuses);
+    if (verdict !== true && value !== '') expect(verdict).not.toContain(value);
+  });
+
+  it('asks for a connection only when the task does not choose it by Key', () => {
+    expect(editorVerdict(task, 'connection', '', { authType: 'connection' })).not.toBe(true);
+    expect(editorVerdict(task, 'connection', '', { authType: 'connectionKey' })).toBe(true);
+    expect(editorVerdict(task, 'action', 'forward', {})).toBe(true);
+    expect(editorVerdict(task, 'action', 'delete', {})).not.toBe(true);
   });
 
   it('leaves ${NAME} references, templates and other types to the runtime', () => {

@@ -108,7 +108,10 @@ describe('task settings', () => {
       { field: 'subject', value: 'topic', type: 'msg' },
       { field: 'body', value: 'payload', type: 'msg' },
       { field: 'attachments', value: 'attachments', type: 'msg' },
+      { field: 'from', value: 'from', type: 'msg' },
     ]);
+    // The message answered and the Key are read only when the task uses them.
+    expect(readTaskSettings({ action: 'reply', authType: 'connectionKey' }).inputs.map((i) => i.field).slice(-3)).toEqual(['from', 'messageId', 'connectionKey']);
     expect(defaults.configuredFields.size).toBe(0);
     expect(defaults).toMatchObject({
       bodyFormat: 'auto',
@@ -118,7 +121,11 @@ describe('task settings', () => {
       maxWaitMs: 300_000,
       timeoutMs: 30_000,
       retryUnknownOutcome: false,
+      action: 'send',
+      returnMessageIds: false,
     });
+    expect(readTaskSettings({ action: 'forward', returnMessageIds: 'true' })).toMatchObject({ action: 'forward', returnMessageIds: true });
+    expect(readTaskSettings({ action: 'delete' }).action).toBe('send');
     expect(readTaskSettings({ saveToSentItems: false, timeout: '5', bodyFormat: 'html' })).toMatchObject({ saveToSentItems: false, timeoutMs: 5000, bodyFormat: 'html' });
   });
 
