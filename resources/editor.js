@@ -115,6 +115,30 @@
         return true;
     }
 
+    /**
+     * The mailboxes a connection lets the email-in node read: its senderEmail and allowedMailboxes,
+     * lower-cased, as the runtime's permittedMailbox sees them. Undefined when either is an ${ENV}
+     * reference (known only at deploy) or the connection is not there: the dialog cannot judge then.
+     */
+    function permittedMailboxes(connection) {
+        if (!connection || isEnv(connection.senderEmail) || isEnv(connection.allowedMailboxes)) {
+            return undefined;
+        }
+        var out = [];
+        var sender = text(connection.senderEmail).toLowerCase();
+        if (sender !== "") {
+            out.push(sender);
+        }
+        var parts = text(connection.allowedMailboxes).split(/[,;\s]+/).slice(0, MAX_ALLOWED_MAILBOXES);
+        for (var i = 0; i < parts.length; i++) {
+            var m = parts[i].toLowerCase();
+            if (m !== "" && isPlainAddress(m) && out.indexOf(m) < 0) {
+                out.push(m);
+            }
+        }
+        return out;
+    }
+
     /** A bare local@host, as senderEmail must be (a host without a dot is allowed, as Exchange allows it). */
     function isPlainAddress(s) {
         return s.length <= MAX_ADDRESS_ENTRY && PLAIN_ADDRESS.test(s);
@@ -363,6 +387,7 @@
         isDomainList: isDomainList,
         isMailboxList: isMailboxList,
         isPlainAddress: isPlainAddress,
+        permittedMailboxes: permittedMailboxes,
         splitAddressList: splitAddressList,
         isAddressList: isAddressList,
         isDay: isDay,

@@ -20,6 +20,8 @@ const { findBrowser, missingBrowserText } = require('../../scripts/browser.js') 
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', process.env.NODE_RED_JS ? 'node-red-alt' : 'node-red');
 const WRONG_SECRET = 'not-the-secret-value';
 const ENDPOINT = '/browser-mail';
+/** A second mailbox of the sandbox's tenant, permitted to the email in node's connection. */
+const REPORTS = 'reports@contoso.onmicrosoft.com';
 
 let sandbox: Sandbox;
 let nodeRed: RunningNodeRed;
@@ -485,6 +487,107 @@ test('Test connection explains a token without roles, a refused secret and missi
   await shows(page.locator('.red-ui-popover'), 'Not an email address');
   expect(await toFlagged('"Bob, Jr." <bob@example.com>; ada@example.com')).toBe(false);
   await page.click('#node-dialog-cancel');
+});
+
+test('the email in dialog: connection picker, permitted mailboxes, folder, after-read and help', async () => {
+  await page.goto(nodeRed.url);
+  await node('b0000000000000b1').waitFor();
+  try {
+    // 1. From the palette onto the workspace, then open it.
+    const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="office365-mail-in"]');
+    await paletteNode.scrollIntoViewIfNeeded();
+    const httpIn = await centre(node('b0000000000000b1'));
+    await drag(paletteNode, { x: httpIn.x, y: httpIn.y + 320 });
+    const id = await page
+      .waitForFunction(() => {
+        const RED = (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED;
+        return RED.nodes.filterNodes({ type: 'office365-mail-in' })[0]?.id;
+      })
+      .then((h) => h.jsonValue() as Promise<string>);
+    await node(id).dblclick();
+    await page.locator('#node-input-mailbox').waitFor();
+
+    // 2. The connection picker: a new connection with a second permitted mailbox.
+    await page.click('#node-input-btn-connection-add');
+    await page.locator('#node-config-input-key').waitFor();
+    await page.fill('#node-config-input-key', 'mail-in');
+    await page.fill('#node-config-input-name', 'Reading');
+    await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
+    await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+    await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+    await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+    await page.fill('#node-config-input-allowedMailboxes', `${REPORTS}; `);
+    await page.selectOption('#node-config-input-cloud', 'custom');
+    await page.fill('#node-config-input-loginUrl', sandbox.url);
+    await page.fill('#node-config-input-graphUrl', sandbox.url);
+    await page.click('#node-config-dialog-ok');
+    await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+    const connectionId = await page.inputValue('#node-input-connection');
+    expect(connectionId).not.toBe('_ADD_');
+    expect(await page.locator('#node-input-connection option:checked').textContent()).toContain('Reading');
+
+    // 3. The mailbox picker offers what the connection permits; any other mailbox is marked.
+    const offered = (): Promise<string[]> => page.locator('#office365-mail-in-mailboxes option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    await page.waitForFunction(() => document.querySelectorAll('#office365-mail-in-mailboxes option').length === 2);
+    expect(await offered()).toEqual([SANDBOX.senderEmail.toLowerCase(), REPORTS]);
+    const flagged = async (field: string, value: string): Promise<boolean> => {
+      const input = page.locator(`#node-input-${field}`);
+      await input.fill(value);
+      await input.press('Tab');
+      return input.evaluate((el) => el.classList.contains('input-error'));
+    };
+    expect(await flagged('mailbox', 'ceo@contoso.com')).toBe(true);
+    await screenshot('email-in-mailbox-not-permitted');
+    expect(await flagged('mailbox', 'not an address')).toBe(true);
+    expect(await flagged('mailbox', REPORTS.toUpperCase())).toBe(false);
+    expect(await flagged('mailbox', '')).toBe(false);
+    expect(await flagged('mailbox', REPORTS)).toBe(false);
+
+    // 4. The folder: required, a name or a path.
+    expect(await page.inputValue('#node-input-folder')).toBe('Inbox');
+    expect(await flagged('folder', '')).toBe(true);
+    expect(await flagged('folder', 'Inbox/Orders')).toBe(false);
+    expect(await flagged('folder', 'Inbox')).toBe(false);
+
+    // 5. After reading: the move-to field shows for "move" only, and is then required.
+    const moveRow = page.locator('.office365-mail-in-moveTo-row');
+    expect(await page.inputValue('#node-input-afterRead')).toBe('markRead');
+    expect(await moveRow.isVisible()).toBe(false);
+    await page.selectOption('#node-input-afterRead', 'move');
+    await moveRow.waitFor({ state: 'visible' });
+    expect(await flagged('moveTo', '')).toBe(true);
+    expect(await flagged('moveTo', 'Inbox/Done')).toBe(false);
+    await screenshot('email-in-dialog-move');
+    for (const other of ['delete', 'none', 'markRead']) {
+      await page.selectOption('#node-input-afterRead', other);
+      await moveRow.waitFor({ state: 'hidden' });
+    }
+
+    // 6. Done and deployed: the node watches the permitted mailbox.
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-mailbox').waitFor({ state: 'detached' });
+    expect(await page.evaluate((nodeId) => {
+      const RED = (window as unknown as { RED: { nodes: { node: (i: string) => Record<string, unknown> } } }).RED;
+      const n = RED.nodes.node(nodeId);
+      return { mailbox: n.mailbox, folder: n.folder, afterRead: n.afterRead, connection: n.connection, valid: n.valid };
+    }, id)).toEqual({ mailbox: REPORTS, folder: 'Inbox', afterRead: 'markRead', connection: connectionId, valid: true });
+    await deploy();
+    await node(id).locator('.red-ui-flow-node-status-dot-green').waitFor();
+    await shows(node(id).locator('.red-ui-flow-node-status-label'), 'watching Inbox');
+
+    // 7. The help, in Node-RED's style.
+    await openSidebar('help');
+    await page.evaluate(() => (window as unknown as { RED: { sidebar: { help: { show: (t: string) => void } } } }).RED.sidebar.help.show('office365-mail-in'));
+    const help = page.locator('.red-ui-help');
+    await shows(help, 'Sends one message for each new mail');
+    await help.locator('dl.message-properties').first().waitFor();
+    await shows(help.locator('dl.message-properties').first(), 'topic');
+    await screenshot('email-in-help');
+    expectNoLeaks([await page.content(), nodeRed.log()], sandbox);
+  } catch (err) {
+    await screenshot('email-in-failure');
+    throw err;
+  }
 });
 
 test.each([

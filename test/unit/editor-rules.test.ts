@@ -52,6 +52,7 @@ function loadEditor(files: string[], configs: Array<Record<string, unknown>> = [
       eachConfig: (fn: (n: Record<string, unknown>) => boolean | void) => {
         for (const n of configs) if (fn(n) === false) break;
       },
+      node: (id: unknown) => configs.find((n) => n.id === id) ?? null,
     },
     plugins: { registerPlugin: (name: string) => plugins.push(name) },
     validators: { typedInput: () => () => true },
@@ -230,7 +231,8 @@ describe('the dialogs agree with the runtime on the shared table of cases', () =
 });
 
 describe('the email in dialog agrees with the runtime', () => {
-  const { types } = loadEditor(['office365-mail-in.html']);
+  // The connection as the editor holds it (allowedMailboxes as typed) and as the runtime reads it.
+  const { types } = loadEditor(['office365-mail-in.html'], [{ id: 'c1', type: 'office365-mail-connection', senderEmail: 'Alerts@contoso.com', allowedMailboxes: 'orders@contoso.com' }]);
   const def = types['office365-mail-in'];
   const connection = { senderEmail: 'alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] };
 
@@ -244,6 +246,9 @@ describe('the email in dialog agrees with the runtime', () => {
     ['mailbox', '', true],
     ['mailbox', 'orders@contoso.com', true],
     ['mailbox', 'not an address', false],
+    ['mailbox', 'ORDERS@contoso.com', true, { connection: 'c1' }],
+    ['mailbox', 'alerts@contoso.com', true, { connection: 'c1' }],
+    ['mailbox', 'ceo@contoso.com', false, { connection: 'c1' }],
     ['pollInterval', '10', true],
     ['pollInterval', '9', false],
     ['pollInterval', 'soon', false],
