@@ -515,6 +515,7 @@ test('the email in dialog: connection picker, permitted mailboxes, folder, after
     await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
     await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
     await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+    await connectionTab('mailbox');
     await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
     await page.fill('#node-config-input-allowedMailboxes', `${REPORTS}; `);
     await page.selectOption('#node-config-input-cloud', 'custom');
