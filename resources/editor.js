@@ -324,6 +324,54 @@
         return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
     }
 
+    /**
+     * A failure the runtime sent as keys (messageKey, hintKey, noteKey, params; labelParams name
+     * fields whose labels are joined), rendered in the editor's language. Falls back to the texts
+     * the runtime rendered in its own language (an older runtime). label(field) gives a field's label.
+     */
+    function failureTexts(error, label, translate) {
+        var t = translate || RED._;
+        var params = {};
+        var name;
+        for (name in (error.params || {})) {
+            if (Object.prototype.hasOwnProperty.call(error.params, name)) {
+                params[name] = error.params[name];
+            }
+        }
+        for (name in (error.labelParams || {})) {
+            if (Object.prototype.hasOwnProperty.call(error.labelParams, name)) {
+                params[name] = (error.labelParams[name] || []).map(label).join(", ");
+            }
+        }
+        var message = error.messageKey ? t(error.messageKey, params) : (error.message || "");
+        var hint = error.hintKey ? t(error.hintKey, params) : (error.hint || "");
+        if (error.hintKey && error.noteKey) {
+            hint += " " + t(error.noteKey, params);
+        }
+        return { message: message, hint: hint };
+    }
+
+    /**
+     * A typedInput's validator message on hover: Node-RED marks the typedInput red but hangs the
+     * message on the hidden input underneath, where no pointer reaches it.
+     */
+    function typedInputErrorTooltip(node, property, prefix) {
+        var input = $("#" + (prefix || "node-input") + "-" + property);
+        var container = input.next(".red-ui-typedInput-container");
+        var def = node._def && node._def.defaults[property];
+        if (!container.length || !def || typeof def.validate !== "function") {
+            return;
+        }
+        RED.popover.tooltip(container, function () {
+            if (!container.hasClass("input-error")) {
+                return null;
+            }
+            var result = def.validate.call(node, input.val(), { label: def.label });
+            // A string is a message by key, never a value; the popover shows it with .text().
+            return typeof result === "string" ? result : null;
+        });
+    }
+
     return {
         PACKAGE: PACKAGE,
         CREDENTIALS: CREDENTIALS,
@@ -349,6 +397,8 @@
         messages: messages,
         validators: validators,
         liveValue: liveValue,
-        formatTime: formatTime
+        formatTime: formatTime,
+        failureTexts: failureTexts,
+        typedInputErrorTooltip: typedInputErrorTooltip
     };
 });

@@ -120,7 +120,11 @@ describe('resources/editor.js', () => {
     const { types } = loadEditor(['office365-mail-connection.html']);
     const editorCredentials = types['office365-mail-connection'].credentials ?? {};
     expect(Object.keys(editorCredentials)).toEqual(shared.CREDENTIALS);
-    expect(editorCredentials).toEqual(runtimeCredentials[0]);
+    // The editor adds validators (an empty required secret is marked); the types are the runtime's.
+    const editorTypes = Object.fromEntries(Object.entries(editorCredentials).map(([name, c]) => [name, { type: c.type }]));
+    expect(editorTypes).toEqual(runtimeCredentials[0]);
+    const required = Object.entries(editorCredentials).filter(([, c]) => typeof (c as { validate?: unknown }).validate === 'function').map(([name]) => name);
+    expect(required).toEqual(['clientSecret', 'certificate', 'certificatePrivateKey']);
     expect(Object.values(editorCredentials).every((c) => c.type === 'password')).toBe(true);
     // Node-RED's placeholder for a stored password, which the Test connection endpoint knows too.
     expect(shared.STORED_CREDENTIAL).toBe('__PWRD__');
