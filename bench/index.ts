@@ -1,14 +1,14 @@
 /**
  * `npm run bench`: the email task in a real Node-RED against its floor (a lean axios loop and a
  * plain https.request loop) and against what users have today (node-red-node-email to a local
- * SMTP server), in one run, alternating rounds, medians. Then the attachment and throttle
- * benches when they exist. Ratios come last. Results: bench/results/latest.json.
+ * SMTP server), in one run, alternating rounds, medians. Then the attachment, throttle, scale and
+ * mail-in benches when they exist. Ratios come last. Results: bench/results/latest.json.
  *
  * Knobs (environment): BENCH_N (mails per round, 5000), BENCH_ROUNDS (3), BENCH_WARMUP (1000),
  * BENCH_WINDOW (mails in flight in the email task's flow, 16), BENCH_SMTP_WINDOW (in the e-mail
  * node's flow, 128), BENCH_CONCURRENCY (floor clients, 4),
  * BENCH_PROFILE=1 (one extra profiled run of the email task and of the axios floor),
- * BENCH_EXTRAS=0 (skip bench:attachments / bench:throttle), BENCH_LAYERS=0 (skip bench/layers.ts),
+ * BENCH_EXTRAS=0 (skip bench:attachments / throttle / scale / mailin), BENCH_LAYERS=0 (skip bench/layers.ts),
  * BENCH_NODE_RED_LOG (info).
  *
  * Exit code: 0 when every figure was measured, goals met or not; 1 on a real error.
@@ -201,10 +201,10 @@ async function runExtra(name: string, env: NodeJS.ProcessEnv = process.env): Pro
   return { name, file: path.relative(ROOT, file), exitCode, output };
 }
 
-/** bench:scale's figures (it writes them to results/scale.json), when it ran. */
-function readScale(): unknown {
+/** bench:scale's or bench:mailin's figures (they write them to results/<name>.json), when it ran. */
+function readExtraResult(name: 'scale' | 'mailin'): unknown {
   try {
-    return JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, 'scale.json'), 'utf8'));
+    return JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, `${name}.json`), 'utf8'));
   } catch {
     return undefined;
   }
@@ -298,8 +298,8 @@ async function main(): Promise<void> {
   const extras: Awaited<ReturnType<typeof runExtra>>[] = [];
   if (EXTRAS) {
     // A failed scale run must not leave an earlier run's figures to be copied in.
-    fs.rmSync(path.join(RESULTS_DIR, 'scale.json'), { force: true });
-    for (const name of ['attachments', 'throttle', 'scale']) {
+    for (const name of ['scale', 'mailin']) fs.rmSync(path.join(RESULTS_DIR, `${name}.json`), { force: true });
+    for (const name of ['attachments', 'throttle', 'scale', 'mailin']) {
       if (fs.existsSync(path.join(__dirname, `${name}.ts`))) extras.push(await runExtra(name));
     }
   }
@@ -381,7 +381,8 @@ async function main(): Promise<void> {
     profiles: bench.profiles,
     layers,
     extras: extras.map((e) => ({ ...e, output: e.output.slice(-20_000) })),
-    scale: readScale(),
+    scale: readExtraResult('scale'),
+    mailin: readExtraResult('mailin'),
   };
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
   fs.writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);

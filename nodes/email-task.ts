@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { MailError, internalError, validationError } from './lib/errors';
-import { isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
+import { failureToCatch, isTemplated, readTaskSettings, type RawTaskConfig } from './lib/settings';
 import { renderTemplate, type ContextLookup } from './lib/template';
 import type { ConnectionRuntime } from './lib/connection';
 import type { WaitInfo } from './lib/mailer';
@@ -13,9 +13,9 @@ import { credentialExpiry } from './lib/expiry';
 import { msgFields, sendMessage, type ConnectionChoice, type MessageTask } from './lib/send-message';
 import type { MailInput, SendResult, TaskSettings, TypedField } from './lib/types';
 import { closeGraceMs, connectionByKey, envLookup, type ConnectionNode } from './node-red-runtime';
-import { categoryText, problemText, statusText, toMsgError } from './texts';
+import { categoryKey, problemText, statusKey, statusText, toMsgError } from './texts';
 
-type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string };
+type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string; wires?: unknown };
 
 type Evaluator = (msg: NodeMessage) => Promise<unknown>;
 
@@ -38,6 +38,9 @@ export = function register(RED: NodeAPI): void {
     const choice: ConnectionChoice = byKey ? { byKey: connectionByKey } : runtime;
 
     const readInput = inputReader(RED, node, settings);
+    // Output 2 wired? Node-RED hands the node its wires; they change only with a redeploy.
+    const failedWires = Array.isArray(config.wires) ? (config.wires as unknown[])[1] : undefined;
+    const toCatch = failureToCatch(settings.onFailure, Array.isArray(failedWires) && failedWires.length > 0);
 
     const status = new TaskStatus(RED, node, runtime, sendingTexts);
     const pending = new Set<Promise<void>>();
@@ -61,7 +64,8 @@ export = function register(RED: NodeAPI): void {
     const expiryTimer = runtime && credentialExpiry(runtime.settings) ? setInterval(() => status.idle && credentialExpiry(runtime.settings)?.warn && status.show(), 3_600_000) : undefined;
     expiryTimer?.unref();
     if (!runtime && !byKey) {
-      node.status({ fill: 'red', shape: 'ring', text: statusText(RED._, connection ? 'connectionInvalid' : 'noConnection') });
+      // A key the editor translates into its own language, as core nodes send theirs.
+      node.status({ fill: 'red', shape: 'ring', text: statusKey(connection ? 'connectionInvalid' : 'noConnection') });
       if (connection) for (const problem of connection.problems) node.warn(problemText(RED._, problem));
     }
 
@@ -85,9 +89,14 @@ export = function register(RED: NodeAPI): void {
       }
       const msgError = toMsgError(RED._, outcome.failed, task.node);
       msg.error = msgError;
-      node.status({ fill: 'red', shape: 'ring', text: categoryText(RED._, outcome.failed.category) });
+      // A connection that cannot run says so, not "invalid input" (the docs promise this status),
+      // whether it is the picked one or the one a message's Key names.
+      const invalidConnection = outcome.failed.code === 'InvalidConnection';
+      node.status({ fill: 'red', shape: 'ring', text: invalidConnection ? statusKey('connectionInvalid') : categoryKey(outcome.failed.category) });
       send([null, msg]);
-      done(new Error(`${msgError.message} ${msgError.hint}`));
+      if (!toCatch) return done();
+      // The log keeps Microsoft's own text after the plain sentences: that is where admins look.
+      done(new Error([msgError.message, msgError.hint, msgError.details].filter(Boolean).join(' ')));
     }
 
     node.on('input', (msg, send, done) => {
@@ -230,7 +239,8 @@ class TaskStatus {
   }
 }
 
+/** Texts without a number are keys the editor translates; a count is rendered here (the editor passes no parameters). */
 function expiryStatus(RED: NodeAPI, days: number): string {
-  if (days <= 0) return statusText(RED._, 'secretExpired');
-  return days === 1 ? statusText(RED._, 'secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
+  if (days <= 0) return statusKey('secretExpired');
+  return days === 1 ? statusKey('secretExpiresWithinDay') : statusText(RED._, 'secretExpiresIn', { count: days });
 }

@@ -6,24 +6,34 @@
 import path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { NextFunction, Request, Response } from 'express';
-import { ConnectionRuntime, testConnection } from './lib/connection';
+import { ConnectionRuntime, sendTestMail, testConnection, type ConnectionTestResult } from './lib/connection';
 import { credentialExpiry, watchExpiry } from './lib/expiry';
-import { reportedIds, type MailError } from './lib/errors';
+import { MailError, internalError, reportedIds, type ReportedIds } from './lib/errors';
+import type { ConnectionSettings, NodeRef } from './lib/types';
 import { Registry } from './lib/registry';
 import { CREDENTIAL_NAMES, destinationChanges, destinationOf, isEnvReference, readConnectionSettings, type ConnectionCredentials, type CredentialName, type RawConnectionConfig } from './lib/settings';
 import { closeGraceMs, envLookup, indexConnection, type ConnectionNode } from './node-red-runtime';
 import { UsageRecorder } from './lib/usage-recorder';
 import { USAGE_FILE, UsageStore } from './lib/usage-store';
-import { errorText, problemText } from './texts';
+import { detailsOf, errorKeys, errorText, problemKeys, problemText } from './texts';
 import { USAGE_TOPIC, UsageFeed, usageReport } from './usage-report';
 
 type ConnectionDef = NodeDef & RawConnectionConfig;
 
-/** Plain properties the Test connection endpoint reads from the editor's unsaved values. */
-const TEST_FIELDS = ['key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn'] as const;
+/**
+ * Plain properties the Test connection endpoint reads from the editor's unsaved values: every tab's,
+ * so a problem anywhere is named and the test mail obeys the limits being edited.
+ */
+const TEST_FIELDS = [
+  'key', 'name', 'tenantId', 'applicationId', 'senderEmail', 'cloud', 'loginUrl', 'graphUrl', 'authMethod', 'proxyUrl', 'caBundle', 'secretExpiresOn',
+  'queueSize', 'allowedRecipientDomains', 'allowedMailboxes', 'maxRecipients', 'maxMailsPerMinute', 'maxRecipientsPerDay',
+] as const;
 
 /** The editor sends this instead of a password it did not change. */
 const UNCHANGED_PASSWORD = '__PWRD__';
+
+/** Full keys of the connection's catalogue, for the editor to render (see texts.ts EditorText). */
+const CONNECTION_NS = 'node-red-contrib-office365-mail/office365-mail-connection:office365-mail-connection';
 
 export = function register(RED: NodeAPI): void {
   const connections = new Set<ConnectionNode>();
@@ -178,37 +188,72 @@ export = function register(RED: NodeAPI): void {
       }
       if (!ownDestination && (fromStore.length || envTyped.length)) {
         const reason = fromStore.length ? 'stored' : deployed ? 'envChanged' : 'envNotDeployed';
-        const params = { credentials: labels(fromStore.length ? fromStore : envTyped), changed: labels(changed) };
-        res.status(400).json({
+        const refusedFields = fromStore.length ? fromStore : envTyped;
+        const params = { credentials: labels(refusedFields), changed: labels(changed) };
+        // A validation result, not a failed request: 200, so the browser logs no error.
+        res.json({
           ok: false,
-          error: { category: 'validation', code: 'CredentialNotForThisDestination', message: t(reason, params), hint: t('retype', params), fields: fromStore.length ? fromStore : envTyped },
+          error: {
+            category: 'validation',
+            code: 'CredentialNotForThisDestination',
+            message: t(reason, params),
+            hint: t('retype', params),
+            details: null,
+            messageKey: `${CONNECTION_NS}.test.refused.${reason}`,
+            hintKey: `${CONNECTION_NS}.test.refused.retype`,
+            noteKey: null,
+            params: {},
+            // Parameters that are lists of fields: the editor joins their labels in its language.
+            labelParams: { credentials: refusedFields, changed },
+            fields: refusedFields,
+          },
         });
         return;
       }
       const env = ownDestination ? envLookup(RED, deployed) : () => undefined;
       const { settings, problems } = readConnectionSettings(raw, credentials, env);
       if (!settings) {
-        res.status(400).json({ ok: false, error: { category: 'validation', problems: problems.map((p) => problemText(RED._, p)) } });
+        res.json({ ok: false, error: { category: 'validation', code: 'InvalidConnection', problems: problems.map((p) => ({ text: problemText(RED._, p), ...problemKeys(p) })) } });
         return;
       }
-      testConnection(settings).then(
-        (result) => res.json(result),
-        // testConnection rejects with MailError only.
-        (error: MailError) => {
-          res.json({
-            ok: false,
-            error: {
-              ...errorText(RED._, error),
-              category: error.category,
-              code: error.code,
-              ...reportedIds(error),
-            },
-          });
-        },
-      );
+      const sendTo = typeof body.sendTo === 'string' ? body.sendTo.trim() : '';
+      const source = { id: typeof body.id === 'string' ? body.id : '', type: 'office365-mail-connection', name: RED._('office365-mail-connection.test.button') };
+      runTest(settings, sendTo, source).then((result) => res.json(result));
     },
   );
+
+  /** Token test, then (with sendTo, and only when the token came) the test mail; never rejects. */
+  async function runTest(settings: ConnectionSettings, sendTo: string, source: NodeRef): Promise<TestAnswer> {
+    let result: ConnectionTestResult;
+    try {
+      result = await testConnection(settings);
+    } catch (err) {
+      return { ok: false, error: failureAnswer(err) };
+    }
+    if (!sendTo) return result;
+    const text = { subject: RED._('office365-mail-connection.testMail.subject'), body: RED._('office365-mail-connection.testMail.body', { key: settings.key || source.id }) };
+    try {
+      const sent = await sendTestMail(settings, sendTo, text, registry, source);
+      return { ...result, testMail: { ok: true, to: sent.to, sender: sent.sender, requestId: sent.requestId, clientRequestId: sent.clientRequestId, sentAt: sent.sentAt } };
+    } catch (err) {
+      return { ...result, testMail: { ok: false, error: failureAnswer(err) } };
+    }
+  }
+
+  /** A classified failure as the editor renders it: keys and parameters, texts, Microsoft's details, ids. */
+  function failureAnswer(err: unknown): FailureAnswer {
+    // lib rejects with MailError only; anything else is our bug, reported without its text.
+    const error = err instanceof MailError ? err : internalError();
+    return { ...errorText(RED._, error), ...errorKeys(error), details: detailsOf(error), category: error.category, code: error.code, ...reportedIds(error) };
+  }
 };
+
+type FailureAnswer = ReturnType<typeof errorText> & ReturnType<typeof errorKeys> & ReportedIds & { details: string | null; category: string; code: string };
+
+/** What Test connection answers: the token's facts (and the test mail's outcome), or the failure. */
+type TestAnswer =
+  | (ConnectionTestResult & { testMail?: { ok: true; to: string[]; sender: string; requestId: string; clientRequestId: string; sentAt: string } | { ok: false; error: FailureAnswer } })
+  | { ok: false; error: FailureAnswer };
 
 /** The credentials a connection with these fields signs in (and reaches its proxy) with. */
 function credentialsUsed(raw: RawConnectionConfig): CredentialName[] {

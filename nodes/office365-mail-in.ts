@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { MailError, internalError } from './lib/errors';
 import { CursorStore } from './lib/mail-in-cursor';
 import { MailInWatcher, readMailInSettings, type MailInEvent, type PollOutcome, type RawMailInConfig } from './lib/mail-in';
@@ -55,9 +55,19 @@ export = function register(RED: NodeAPI): void {
     const cursors = new CursorStore(userDir, { connectionKey: connection.key || connection.id, mailbox: settings.mailbox, folder: settings.folder });
     const folder = settings.folder;
 
+    // Each idle poll reports "watching" again: only a change goes to the editor (and through i18n).
+    let shown = '';
+    const watchingText = t('status.watching', { folder });
+    function show(status: NodeStatus): void {
+      const key = `${status.fill}|${status.shape}|${String(status.text)}`;
+      if (key === shown) return;
+      shown = key;
+      node.status(status);
+    }
+
     function fail(error: MailError, statusText: string, fill: 'red' | 'yellow' = 'red'): void {
       const msgError = toMsgError(RED._, error, ref);
-      node.status({ fill, shape: 'ring', text: statusText });
+      show({ fill, shape: 'ring', text: statusText });
       // To Catch nodes (as msg._error there, Node-RED's own msg.error beside it) and the log.
       node.error(`${msgError.message} ${msgError.hint}`, { error: msgError, payload: msgError.message } as NodeMessage);
       runtime?.recordFailure(ref, error);
@@ -66,13 +76,13 @@ export = function register(RED: NodeAPI): void {
     function onEvent(event: MailInEvent): void {
       switch (event.kind) {
         case 'watching':
-          node.status({ fill: 'green', shape: 'dot', text: t('status.watching', { folder }) });
+          show({ fill: 'green', shape: 'dot', text: watchingText });
           return;
         case 'emitted':
-          node.status({ fill: 'green', shape: 'dot', text: t('status.new', { count: event.count }) });
+          show({ fill: 'green', shape: 'dot', text: t('status.new', { count: event.count }) });
           return;
         case 'throttled':
-          node.status({ fill: 'yellow', shape: 'ring', text: t('status.throttled', { seconds: Math.max(1, Math.ceil(event.ms / 1000)) }) });
+          show({ fill: 'yellow', shape: 'ring', text: t('status.throttled', { seconds: Math.max(1, Math.ceil(event.ms / 1000)) }) });
           return;
         case 'failed':
           if (event.error.category === 'throttled') {

@@ -115,6 +115,30 @@
         return true;
     }
 
+    /**
+     * The mailboxes a connection lets the email-in node read: its senderEmail and allowedMailboxes,
+     * lower-cased, as the runtime's permittedMailbox sees them. Undefined when either is an ${ENV}
+     * reference (known only at deploy) or the connection is not there: the dialog cannot judge then.
+     */
+    function permittedMailboxes(connection) {
+        if (!connection || isEnv(connection.senderEmail) || isEnv(connection.allowedMailboxes)) {
+            return undefined;
+        }
+        var out = [];
+        var sender = text(connection.senderEmail).toLowerCase();
+        if (sender !== "") {
+            out.push(sender);
+        }
+        var parts = text(connection.allowedMailboxes).split(/[,;\s]+/).slice(0, MAX_ALLOWED_MAILBOXES);
+        for (var i = 0; i < parts.length; i++) {
+            var m = parts[i].toLowerCase();
+            if (m !== "" && isPlainAddress(m) && out.indexOf(m) < 0) {
+                out.push(m);
+            }
+        }
+        return out;
+    }
+
     /** A bare local@host, as senderEmail must be (a host without a dot is allowed, as Exchange allows it). */
     function isPlainAddress(s) {
         return s.length <= MAX_ADDRESS_ENTRY && PLAIN_ADDRESS.test(s);
@@ -300,6 +324,54 @@
         return isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
     }
 
+    /**
+     * A failure the runtime sent as keys (messageKey, hintKey, noteKey, params; labelParams name
+     * fields whose labels are joined), rendered in the editor's language. Falls back to the texts
+     * the runtime rendered in its own language (an older runtime). label(field) gives a field's label.
+     */
+    function failureTexts(error, label, translate) {
+        var t = translate || RED._;
+        var params = {};
+        var name;
+        for (name in (error.params || {})) {
+            if (Object.prototype.hasOwnProperty.call(error.params, name)) {
+                params[name] = error.params[name];
+            }
+        }
+        for (name in (error.labelParams || {})) {
+            if (Object.prototype.hasOwnProperty.call(error.labelParams, name)) {
+                params[name] = (error.labelParams[name] || []).map(label).join(", ");
+            }
+        }
+        var message = error.messageKey ? t(error.messageKey, params) : (error.message || "");
+        var hint = error.hintKey ? t(error.hintKey, params) : (error.hint || "");
+        if (error.hintKey && error.noteKey) {
+            hint += " " + t(error.noteKey, params);
+        }
+        return { message: message, hint: hint };
+    }
+
+    /**
+     * A typedInput's validator message on hover: Node-RED marks the typedInput red but hangs the
+     * message on the hidden input underneath, where no pointer reaches it.
+     */
+    function typedInputErrorTooltip(node, property, prefix) {
+        var input = $("#" + (prefix || "node-input") + "-" + property);
+        var container = input.next(".red-ui-typedInput-container");
+        var def = node._def && node._def.defaults[property];
+        if (!container.length || !def || typeof def.validate !== "function") {
+            return;
+        }
+        RED.popover.tooltip(container, function () {
+            if (!container.hasClass("input-error")) {
+                return null;
+            }
+            var result = def.validate.call(node, input.val(), { label: def.label });
+            // A string is a message by key, never a value; the popover shows it with .text().
+            return typeof result === "string" ? result : null;
+        });
+    }
+
     return {
         PACKAGE: PACKAGE,
         CREDENTIALS: CREDENTIALS,
@@ -315,6 +387,7 @@
         isDomainList: isDomainList,
         isMailboxList: isMailboxList,
         isPlainAddress: isPlainAddress,
+        permittedMailboxes: permittedMailboxes,
         splitAddressList: splitAddressList,
         isAddressList: isAddressList,
         isDay: isDay,
@@ -324,6 +397,8 @@
         messages: messages,
         validators: validators,
         liveValue: liveValue,
-        formatTime: formatTime
+        formatTime: formatTime,
+        failureTexts: failureTexts,
+        typedInputErrorTooltip: typedInputErrorTooltip
     };
 });

@@ -9,9 +9,10 @@ import { GraphClient } from './graph';
 import { createHttpClient, type HttpClient } from './http';
 import { Mailer } from './mailer';
 import { Registry, type MailboxLease } from './registry';
-import { connectionSecrets } from './settings';
+import { sendMessage } from './send-message';
+import { connectionSecrets, readTaskSettings } from './settings';
 import { TokenProvider, type LogSink } from './token';
-import type { ConnectionSettings, NodeRef } from './types';
+import type { ConnectionSettings, NodeRef, SendResult } from './types';
 import { UsageRecorder } from './usage-recorder';
 
 export class ConnectionRuntime {
@@ -142,5 +143,28 @@ export async function testConnection(settings: ConnectionSettings): Promise<Conn
     throw new MailError({ category: 'auth', code: 'token_error', messageKey: 'tokenFailed', hintKey: 'authOther' });
   } finally {
     http.destroy();
+  }
+}
+
+/** The test mail's texts, in the runtime's language (lib has no catalogue). */
+export interface TestMailText {
+  subject: string;
+  body: string;
+}
+
+/**
+ * "Send a test mail to…": one short mail through the email task's own path (compose, mailer with
+ * its limits, Graph's sendMail), the only check that proves the mailbox, the RBAC scope and the send
+ * permission together. One try, no retries: the user is waiting for the answer. Resolves with
+ * Graph's answer (SendResult) or rejects with the classified MailError.
+ */
+export async function sendTestMail(settings: ConnectionSettings, to: string, text: TestMailText, registry: Registry, node: NodeRef): Promise<SendResult> {
+  const runtime = new ConnectionRuntime(settings, undefined, undefined, registry);
+  try {
+    const task = { settings: readTaskSettings({ bodyFormat: 'text', maxAttempts: 1, maxWait: 0 }), node };
+    return await sendMessage(runtime, async () => ({ to, subject: text.subject, body: text.body }), task);
+  } finally {
+    // Nothing is in flight any more: the mail above has been answered.
+    await runtime.close(0);
   }
 }

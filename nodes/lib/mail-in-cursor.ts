@@ -49,6 +49,8 @@ export function cursorFile(userDir: string, key: CursorKey): string {
 /** Reads and writes one cursor. */
 export class CursorStore {
   private readonly file: string;
+  /** The folder is made once: a poll's save is then one write and one rename. */
+  private dirMade = false;
 
   constructor(
     userDir: string,
@@ -76,7 +78,10 @@ export class CursorStore {
 
   async save(cursor: Cursor): Promise<void> {
     const body = JSON.stringify({ format: FORMAT, ...this.key, ...cursor });
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    if (!this.dirMade) {
+      await fs.mkdir(path.dirname(this.file), { recursive: true });
+      this.dirMade = true;
+    }
     const temp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await fs.writeFile(temp, body, { mode: 0o600 });
@@ -100,6 +105,7 @@ export function parseCursor(value: unknown, key: CursorKey): Cursor {
         .slice(-EMITTED_MAX)
         .filter((e): e is EmittedMail => typeof e === 'object' && e !== null && typeof (e as EmittedMail).id === 'string' && typeof (e as EmittedMail).received === 'string')
         .map((e) => ({ id: e.id, received: e.received }))
+        .sort(byReceived)
     : [];
   return {
     ...(typeof v.deltaLink === 'string' ? { deltaLink: v.deltaLink } : {}),
@@ -108,15 +114,39 @@ export function parseCursor(value: unknown, key: CursorKey): Cursor {
   };
 }
 
+/** The ids of a cursor's emitted mails, for a lookup per mail that does not walk the list. */
+const idsOf = new WeakMap<Cursor, Set<string>>();
+
+function ids(cursor: Cursor): Set<string> {
+  let set = idsOf.get(cursor);
+  if (!set) {
+    set = new Set(cursor.emitted.map((e) => e.id));
+    idsOf.set(cursor, set);
+  }
+  return set;
+}
+
+/** Whether the cursor remembers this mail as emitted. */
+export function wasEmitted(cursor: Cursor, id: string): boolean {
+  return ids(cursor).has(id);
+}
+
+const byReceived = (a: EmittedMail, b: EmittedMail): number => a.received.localeCompare(b.received);
+
 /**
- * Remembers an emitted mail. Past EMITTED_MAX the oldest received are forgotten, and the floor
- * rises past them, so a re-sync (410) cannot bring them back.
+ * Remembers an emitted mail, keeping the list ordered by receipt (mail mostly comes in that order,
+ * so this is a push). Past EMITTED_MAX the oldest received are forgotten, and the floor rises past
+ * them, so a re-sync (410) cannot bring them back.
  */
 export function remember(cursor: Cursor, mail: EmittedMail): void {
-  cursor.emitted.push(mail);
-  if (cursor.emitted.length <= EMITTED_MAX) return;
-  cursor.emitted.sort((a, b) => a.received.localeCompare(b.received));
-  const dropped = cursor.emitted.splice(0, cursor.emitted.length - EMITTED_MAX);
+  const list = cursor.emitted;
+  let at = list.length;
+  while (at > 0 && byReceived(list[at - 1], mail) > 0) at--;
+  list.splice(at, 0, mail);
+  ids(cursor).add(mail.id);
+  if (list.length <= EMITTED_MAX) return;
+  const dropped = list.splice(0, list.length - EMITTED_MAX);
+  for (const e of dropped) ids(cursor).delete(e.id);
   const newest = dropped[dropped.length - 1].received;
   // Everything up to the forgotten one's second is old from now on.
   if (!cursor.floor || newest >= cursor.floor) cursor.floor = secondAfter(newest);

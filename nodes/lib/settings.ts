@@ -4,7 +4,7 @@ import { endpointsFor, isCloudName } from './clouds';
 import { DEFAULT_MAX_RECIPIENTS, looksLikeHtml } from './compose';
 import { parseDay } from './expiry';
 import { EXCHANGE_MAX_RECIPIENTS, parseAddress } from './recipients';
-import { MAIL_ACTIONS, TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type Importance, type MailAction, type TaskSettings, type TypedField } from './types';
+import { FAILURE_ROUTES, MAIL_ACTIONS, TYPED_FIELDS, type AuthMethod, type BodyFormat, type ConnectionSettings, type FailureRoute, type Importance, type MailAction, type TaskSettings, type TypedField } from './types';
 
 /**
  * A configuration problem: the field and an i18n key under `deploy.` with its parameters. No
@@ -402,6 +402,7 @@ export const EMAIL_TASK_DEFAULTS = {
   timeout: 30,
   retryUnknownOutcome: false,
   returnMessageIds: false,
+  onFailure: 'auto',
 } as const satisfies Record<TypedField | `${TypedField}Type`, string> & Record<string, string | number | boolean>;
 
 /** An email task's node properties as Node-RED hands them over (older or hand-written flows may lack any). */
@@ -413,6 +414,15 @@ const TEMPLATED: ReadonlySet<TypedField> = new Set(['to', 'cc', 'bcc', 'replyTo'
 /** True when a typedInput field's `str` value is a Mustache template (attachments are not text). */
 export function isTemplated(field: TypedField): boolean {
   return TEMPLATED.has(field);
+}
+
+/**
+ * Whether a failure also goes to Catch nodes (done(err)), for a task whose output 2 is (or is not)
+ * wired. It always leaves by output 2. Never silent: with output 2 unwired it reaches Catch nodes
+ * and the log; `auto` shows it once, `both` also on a wired output 2.
+ */
+export function failureToCatch(onFailure: FailureRoute, outputWired: boolean): boolean {
+  return onFailure === 'both' || !outputWired;
 }
 
 export function readTaskSettings(config: RawTaskConfig): TaskSettings {
@@ -446,6 +456,8 @@ export function readTaskSettings(config: RawTaskConfig): TaskSettings {
     retryUnknownOutcome: config.retryUnknownOutcome === true || config.retryUnknownOutcome === 'true',
     action,
     returnMessageIds: config.returnMessageIds === true || config.returnMessageIds === 'true',
+    // Flows from before the choice existed get `auto`: a wired output 2 alone, else also Catch nodes.
+    onFailure: FAILURE_ROUTES.find((route) => route === config.onFailure) ?? defaults.onFailure,
     configuredFields: new Set(inputs.filter((i) => config[i.field] !== undefined && (i.type === 'str' || i.type === 'env')).map((i) => i.field)),
   };
 }

@@ -94,6 +94,13 @@ export type MsgField = (typeof MSG_FIELDS)[number];
 export type MailInput = Partial<Record<TypedField | MsgField, unknown>>;
 
 /** The email task's own settings (not per message), read once at deploy. */
+/**
+ * The email task's `onFailure` choices. A failure always leaves by output 2 (every message leaves by
+ * exactly one output); the choice is whether it also goes to Catch nodes (done(err)).
+ */
+export const FAILURE_ROUTES = ['auto', 'both'] as const;
+export type FailureRoute = (typeof FAILURE_ROUTES)[number];
+
 export interface TaskSettings {
   /** Where each typedInput field reads from (the default msg property when the flow leaves it out). */
   inputs: ReadonlyArray<{ field: TypedField; value: string; type: string }>;
@@ -109,6 +116,8 @@ export interface TaskSettings {
   action: MailAction;
   /** Send every new mail through a draft, so its ids are known (needs Mail.ReadWrite). */
   returnMessageIds: boolean;
+  /** Whether a failure also goes to Catch nodes: `auto` only while output 2 is unwired, `both` always (settings.ts failureRoute). */
+  onFailure: FailureRoute;
   /**
    * Fields whose value is set in the node (`str`, which Node-RED fills from `${NAME}`) or read from
    * the environment: they may be secrets, so an error about them names the field, never the value.

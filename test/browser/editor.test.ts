@@ -20,6 +20,8 @@ const { findBrowser, missingBrowserText } = require('../../scripts/browser.js') 
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', process.env.NODE_RED_JS ? 'node-red-alt' : 'node-red');
 const WRONG_SECRET = 'not-the-secret-value';
 const ENDPOINT = '/browser-mail';
+/** A second mailbox of the sandbox's tenant, permitted to the email in node's connection. */
+const REPORTS = 'reports@contoso.onmicrosoft.com';
 
 let sandbox: Sandbox;
 let nodeRed: RunningNodeRed;
@@ -100,6 +102,16 @@ async function fillTyped(prop: string, value: string): Promise<void> {
 /** Waits until the element shows the text (Playwright's own expect lives in @playwright/test, not here). */
 async function shows(locator: Locator, text: string): Promise<void> {
   await locator.filter({ hasText: text }).first().waitFor();
+}
+
+/** The connection dialog's tabs: signin, mailbox, network, limits. */
+async function connectionTab(tab: 'signin' | 'mailbox' | 'network' | 'limits'): Promise<void> {
+  const link = `#office365-mail-connection-tabs a[href="#office365-mail-connection-tab-${tab}"]`;
+  await page.click(link);
+  // RED.tabs takes a second click on any tab within 400 ms as a double click and ignores it; it then
+  // resets, so one more click is always a plain one.
+  if (!(await page.locator(`#office365-mail-connection-tab-${tab}`).isVisible())) await page.click(link);
+  await page.locator(`#office365-mail-connection-tab-${tab}`).waitFor();
 }
 
 async function openSidebar(id: string): Promise<void> {
@@ -206,17 +218,22 @@ async function scenario(): Promise<void> {
   await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
   await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
   await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+  await screenshot('connection-dialog-sign-in-tab');
+  await connectionTab('mailbox');
   await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
   expect(await page.locator('#node-config-input-loginUrl').isVisible()).toBe(false);
   await page.selectOption('#node-config-input-cloud', 'custom');
   await page.locator('#node-config-input-loginUrl').waitFor();
   await page.fill('#node-config-input-loginUrl', sandbox.url);
   await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await screenshot('connection-dialog-mailbox-tab');
+  await connectionTab('signin');
   // Secret expires: a day that does not exist is marked; a real one is taken.
   await page.fill('#node-config-input-secretExpiresOn', '2027-02-30');
   await page.press('#node-config-input-secretExpiresOn', 'Tab');
   await page.locator('#node-config-input-secretExpiresOn.input-error').waitFor();
-  const expires = new Date(Date.now() + 200 * 86_400_000 - 3_600_000).toISOString().slice(0, 10);
+  // The UTC day 200 days ahead: the runtime counts to its midnight, rounded up (200 at any hour).
+  const expires = new Date(Date.now() + 200 * 86_400_000).toISOString().slice(0, 10);
   await page.fill('#node-config-input-secretExpiresOn', expires);
   await page.press('#node-config-input-secretExpiresOn', 'Tab');
   await page.locator('#node-config-input-secretExpiresOn:not(.input-error)').waitFor();
@@ -335,10 +352,19 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.selectOption('#node-config-input-authMethod', 'certificate');
   await page.locator('#node-config-input-certificatePrivateKey').waitFor();
   expect(await page.locator('#node-config-input-clientSecret').isVisible()).toBe(false);
-  await page.locator('#node-config-input-caBundle').scrollIntoViewIfNeeded();
-  await screenshot('connection-certificate-proxy-ca');
+  // An empty required credential is marked, whichever sign-in is chosen.
+  await page.locator('#node-config-input-certificate.input-error').waitFor();
+  await screenshot('connection-certificate');
+  await connectionTab('network');
+  await page.locator('#node-config-input-caBundle').waitFor();
+  expect(await page.locator('#node-config-input-key').isVisible()).toBe(false);
+  await screenshot('connection-network-tab');
+  await connectionTab('limits');
+  await page.locator('#node-config-input-maxRecipientsPerDay').waitFor();
+  await screenshot('connection-limits-tab');
+  await connectionTab('signin');
   await page.selectOption('#node-config-input-authMethod', 'secret');
-  await page.locator('#node-config-input-clientSecret').waitFor();
+  await page.locator('#node-config-input-clientSecret.input-error').waitFor();
 
   // Nothing filled in: the problems are listed, nothing is asked of Entra ID.
   await page.click('#office365-mail-connection-test');
@@ -356,10 +382,15 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.fill('#node-config-input-tenantId', SANDBOX.tenantDomain);
   await page.fill('#node-config-input-applicationId', SANDBOX.noConsentApplicationId);
   await page.fill('#node-config-input-clientSecret', SANDBOX.noConsentClientSecret);
+  // Node-RED validates on change and keyup, which fill() does not send: Tab leaves the field.
+  await page.press('#node-config-input-clientSecret', 'Tab');
+  await page.locator('#node-config-input-clientSecret:not(.input-error)').waitFor();
+  await connectionTab('mailbox');
   await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
   await page.selectOption('#node-config-input-cloud', 'custom');
   await page.fill('#node-config-input-loginUrl', sandbox.url);
   await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await connectionTab('signin');
   await page.click('#office365-mail-connection-test');
   await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
   await shows(result, 'Roles: none');
@@ -372,10 +403,36 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecretId);
   await page.click('#office365-mail-connection-test');
   await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
-  await shows(result, 'AADSTS7000215');
-  await shows(result, "secret's ID instead of its Value");
+  // The plain hint leads; Microsoft's own text waits, folded, under Details.
+  await shows(result.locator('.office365-mail-line').first(), "secret's ID instead of its Value");
+  const details = result.locator('details.office365-mail-details');
+  expect(await details.locator('.office365-mail-details-text').isVisible()).toBe(false);
+  await details.locator('summary').click();
+  await shows(details.locator('.office365-mail-details-text'), 'AADSTS7000215');
   await result.scrollIntoViewIfNeeded();
   await screenshot('test-connection-wrong-secret');
+
+  // A result belongs to the values it tested: an edit, on any tab, clears it.
+  await page.fill('#node-config-input-name', 'edited');
+  await result.waitFor({ state: 'hidden' });
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed').waitFor();
+  await connectionTab('limits');
+  await page.fill('#node-config-input-queueSize', '999');
+  await connectionTab('signin');
+  await result.waitFor({ state: 'hidden' });
+
+  // Send a test mail to…: the mail goes out through the email task's path; Graph's answer shows.
+  await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+  await page.fill('#office365-mail-connection-sendTo', 'grace@example.com');
+  const mailsBefore = sandbox.mail(SANDBOX.senderEmail).length;
+  await page.click('#office365-mail-connection-test');
+  await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
+  await shows(result, 'Test mail sent to grace@example.com');
+  expect(sandbox.mail(SANDBOX.senderEmail).length).toBe(mailsBefore + 1);
+  await result.scrollIntoViewIfNeeded();
+  await screenshot('test-connection-test-mail');
+  await page.fill('#office365-mail-connection-sendTo', '');
 
   // Certificate sign-in, unsaved: the sandbox verifies the signed assertion; the thumbprint shows.
   await page.selectOption('#node-config-input-authMethod', 'certificate');
@@ -396,6 +453,7 @@ test('Test connection explains a token without roles, a refused secret and missi
     await input.press('Tab');
     return input.evaluate((el) => el.classList.contains('input-error'));
   };
+  await connectionTab('limits');
   expect(await flagged('maxRecipients', '1000')).toBe(false);
   expect(await flagged('maxRecipients', '1001')).toBe(true);
   for (const field of ['maxMailsPerMinute', 'maxRecipientsPerDay']) {
@@ -405,12 +463,15 @@ test('Test connection explains a token without roles, a refused secret and missi
     expect(await flagged(field, '')).toBe(false);
   }
   // The dialog takes what the runtime takes (the whole table: test/support/validation-cases.ts).
+  await connectionTab('mailbox');
   expect(await flagged('senderEmail', 'alerts@contoso')).toBe(false);
   expect(await flagged('senderEmail', 'Alerts <alerts@contoso.com>')).toBe(true);
+  await connectionTab('limits');
   expect(await flagged('allowedRecipientDomains', 'example.com; @nhs.net')).toBe(false);
   expect(await flagged('allowedRecipientDomains', '<b>example.com</b>')).toBe(true);
   // The rows take their width from resources/editor.css.
-  expect(await page.locator('label[for="node-config-input-key"]').evaluate((el) => getComputedStyle(el).width)).toBe('130px');
+  await connectionTab('signin');
+  expect(await page.locator('label[for="node-config-input-key"]').evaluate((el) => getComputedStyle(el).width)).toBe('150px');
   await page.click('#node-config-dialog-cancel');
 
   // The email task's fixed recipients: a quoted display name with a comma is one address.
@@ -421,27 +482,171 @@ test('Test connection explains a token without roles, a refused secret and missi
     return page.locator('#node-input-to').evaluate((el) => el.classList.contains('input-error'));
   };
   expect(await toFlagged('nobody')).toBe(true);
+  // The message is on the typedInput itself, on hover (Node-RED hangs it on the hidden input).
+  await page.hover('#node-input-to + .red-ui-typedInput-container');
+  await shows(page.locator('.red-ui-popover'), 'Not an email address');
   expect(await toFlagged('"Bob, Jr." <bob@example.com>; ada@example.com')).toBe(false);
   await page.click('#node-dialog-cancel');
 });
 
+test('the email in dialog: connection picker, permitted mailboxes, folder, after-read and help', async () => {
+  await page.goto(nodeRed.url);
+  await node('b0000000000000b1').waitFor();
+  try {
+    // 1. From the palette onto the workspace, then open it.
+    const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="office365-mail-in"]');
+    await paletteNode.scrollIntoViewIfNeeded();
+    const httpIn = await centre(node('b0000000000000b1'));
+    await drag(paletteNode, { x: httpIn.x, y: httpIn.y + 320 });
+    const id = await page
+      .waitForFunction(() => {
+        const RED = (window as unknown as { RED: { nodes: { filterNodes: (f: { type: string }) => Array<{ id: string }> } } }).RED;
+        return RED.nodes.filterNodes({ type: 'office365-mail-in' })[0]?.id;
+      })
+      .then((h) => h.jsonValue() as Promise<string>);
+    await node(id).dblclick();
+    await page.locator('#node-input-mailbox').waitFor();
+
+    // 2. The connection picker: a new connection with a second permitted mailbox.
+    await page.click('#node-input-btn-connection-add');
+    await page.locator('#node-config-input-key').waitFor();
+    await page.fill('#node-config-input-key', 'mail-in');
+    await page.fill('#node-config-input-name', 'Reading');
+    await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
+    await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+    await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+    await connectionTab('mailbox');
+    await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+    await page.fill('#node-config-input-allowedMailboxes', `${REPORTS}; `);
+    await page.selectOption('#node-config-input-cloud', 'custom');
+    await page.fill('#node-config-input-loginUrl', sandbox.url);
+    await page.fill('#node-config-input-graphUrl', sandbox.url);
+    await page.click('#node-config-dialog-ok');
+    await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+    const connectionId = await page.inputValue('#node-input-connection');
+    expect(connectionId).not.toBe('_ADD_');
+    expect(await page.locator('#node-input-connection option:checked').textContent()).toContain('Reading');
+
+    // 3. The mailbox picker offers what the connection permits; any other mailbox is marked.
+    const offered = (): Promise<string[]> => page.locator('#office365-mail-in-mailboxes option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    await page.waitForFunction(() => document.querySelectorAll('#office365-mail-in-mailboxes option').length === 2);
+    expect(await offered()).toEqual([SANDBOX.senderEmail.toLowerCase(), REPORTS]);
+    const flagged = async (field: string, value: string): Promise<boolean> => {
+      const input = page.locator(`#node-input-${field}`);
+      await input.fill(value);
+      await input.press('Tab');
+      return input.evaluate((el) => el.classList.contains('input-error'));
+    };
+    expect(await flagged('mailbox', 'ceo@contoso.com')).toBe(true);
+    await screenshot('email-in-mailbox-not-permitted');
+    expect(await flagged('mailbox', 'not an address')).toBe(true);
+    expect(await flagged('mailbox', REPORTS.toUpperCase())).toBe(false);
+    expect(await flagged('mailbox', '')).toBe(false);
+    expect(await flagged('mailbox', REPORTS)).toBe(false);
+
+    // 4. The folder: required, a name or a path.
+    expect(await page.inputValue('#node-input-folder')).toBe('Inbox');
+    expect(await flagged('folder', '')).toBe(true);
+    expect(await flagged('folder', 'Inbox/Orders')).toBe(false);
+    expect(await flagged('folder', 'Inbox')).toBe(false);
+
+    // 5. After reading: the move-to field shows for "move" only, and is then required.
+    const moveRow = page.locator('.office365-mail-in-moveTo-row');
+    expect(await page.inputValue('#node-input-afterRead')).toBe('markRead');
+    expect(await moveRow.isVisible()).toBe(false);
+    await page.selectOption('#node-input-afterRead', 'move');
+    await moveRow.waitFor({ state: 'visible' });
+    expect(await flagged('moveTo', '')).toBe(true);
+    expect(await flagged('moveTo', 'Inbox/Done')).toBe(false);
+    await screenshot('email-in-dialog-move');
+    for (const other of ['delete', 'none', 'markRead']) {
+      await page.selectOption('#node-input-afterRead', other);
+      await moveRow.waitFor({ state: 'hidden' });
+    }
+
+    // 6. Done and deployed: the node watches the permitted mailbox.
+    await page.click('#node-dialog-ok');
+    await page.locator('#node-input-mailbox').waitFor({ state: 'detached' });
+    expect(await page.evaluate((nodeId) => {
+      const RED = (window as unknown as { RED: { nodes: { node: (i: string) => Record<string, unknown> } } }).RED;
+      const n = RED.nodes.node(nodeId);
+      return { mailbox: n.mailbox, folder: n.folder, afterRead: n.afterRead, connection: n.connection, valid: n.valid };
+    }, id)).toEqual({ mailbox: REPORTS, folder: 'Inbox', afterRead: 'markRead', connection: connectionId, valid: true });
+    await deploy();
+    await node(id).locator('.red-ui-flow-node-status-dot-green').waitFor();
+    await shows(node(id).locator('.red-ui-flow-node-status-label'), 'watching Inbox');
+
+    // 7. The help, in Node-RED's style.
+    await openSidebar('help');
+    await page.evaluate(() => (window as unknown as { RED: { sidebar: { help: { show: (t: string) => void } } } }).RED.sidebar.help.show('office365-mail-in'));
+    const help = page.locator('.red-ui-help');
+    await shows(help, 'Sends one message for each new mail');
+    await help.locator('dl.message-properties').first().waitFor();
+    await shows(help.locator('dl.message-properties').first(), 'topic');
+    await screenshot('email-in-help');
+    expectNoLeaks([await page.content(), nodeRed.log()], sandbox);
+  } catch (err) {
+    await screenshot('email-in-failure');
+    throw err;
+  }
+});
+
 test.each([
-  ['de-DE', 'Verbindung testen', 'Autorisierung', 'bei Bereitstellungen und Neustarts erhalten'],
-  ['ja-JP', '接続をテスト', '認可', 'デプロイや再起動の後も残ります'],
-])('the editor speaks %s: dialogs and the Usage Data sidebar', async (locale, testButton, authTab, usageNote) => {
+  ['de-DE', 'Verbindung testen', 'Autorisierung', 'bei Bereitstellungen und Neustarts erhalten', 'Postfach & Cloud', 'Wurde die ID des Geheimnisses statt seines Werts eingefügt?', 'Entra ID hat die Anmeldung abgelehnt', 'Details', 'Anmeldung fehlgeschlagen'],
+  ['ja-JP', '接続をテスト', '認可', 'デプロイや再起動の後も残ります', 'メールボックスとクラウド', 'シークレットの値ではなく ID を貼り付けていませんか', 'Entra ID がサインインを拒否しました', '詳細', '認証に失敗'],
+])('the editor speaks %s: dialogs, statuses, a Test connection failure and the Usage Data sidebar', async (locale, testButton, authTab, usageNote, mailboxTab, hint, message, detailsLabel, authStatus) => {
   const context = await browser.newContext({ locale, viewport: { width: 1600, height: 1000 } });
   const previous = page;
   page = await context.newPage();
   try {
     await page.goto(nodeRed.url);
     await node('b0000000000000b1').waitFor();
+    // The first test left a task on a wrong secret: a failure now sets its status, a key this editor renders.
+    expect((await trigger({ to: 'ada@example.com', subject: `status in ${locale}`, body: 'x' })).status).toBe(502);
+    await shows(page.locator('.red-ui-flow-node-status-label'), authStatus);
     await openSidebar('office365-mail-usage');
     await shows(page.locator('.o365-usage-note'), usageNote);
     await newTaskDialog();
     await shows(page.locator('#email-task-tabs'), authTab);
     await page.click('#node-input-btn-connection-add');
     await shows(page.locator('#office365-mail-connection-test'), testButton);
+    await shows(page.locator('#office365-mail-connection-tabs'), mailboxTab);
     await screenshot(`editor-${locale}`);
+    // Every label of every tab fits on its line, uncut ("Anwendungs-ID", "Weitere Postfächer").
+    for (const tab of ['signin', 'mailbox', 'network', 'limits'] as const) {
+      await connectionTab(tab);
+      const cut = await page.$$eval('.office365-mail-form .form-row > label:not(.office365-mail-label-wide)', (labels) =>
+        labels.filter((l) => (l as HTMLElement).offsetParent !== null && l.scrollWidth > l.clientWidth).map((l) => l.textContent));
+      expect(cut).toEqual([]);
+    }
+    await connectionTab('signin');
+
+    // A refused secret in the editor's language, though the runtime speaks English.
+    await page.fill('#node-config-input-key', `i18n-${locale}`);
+    await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
+    await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
+    await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecretId);
+    await connectionTab('mailbox');
+    await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
+    await page.selectOption('#node-config-input-cloud', 'custom');
+    await page.fill('#node-config-input-loginUrl', sandbox.url);
+    await page.fill('#node-config-input-graphUrl', sandbox.url);
+    await connectionTab('signin');
+    await page.click('#office365-mail-connection-test');
+    const result = page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed');
+    await result.waitFor();
+    await shows(result.locator('.office365-mail-line').first(), hint);
+    await shows(result, message);
+    await shows(result.locator('details summary'), detailsLabel);
+    await result.scrollIntoViewIfNeeded();
+    await screenshot(`editor-${locale}-test-failure`);
+    await page.click('#node-config-dialog-cancel');
+    await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
+    // The email task's labels fit too ("Attachments", "Anhänge", "添付ファイル").
+    await page.click('#email-task-tabs a[href="#email-task-tab-message"]');
+    await page.locator('#node-input-attachments').waitFor({ state: 'attached' });
+    const cutTask = await page.$$eval('#email-task-tab-message .form-row > label', (labels) => labels.filter((l) => l.scrollWidth > l.clientWidth).map((l) => l.textContent));
+    expect(cutTask).toEqual([]);
   } catch (err) {
     await screenshot(`editor-${locale}-failure`);
     throw err;

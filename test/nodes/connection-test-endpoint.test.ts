@@ -100,14 +100,60 @@ describe('Test connection endpoint', () => {
 
   it('answers a refused secret with the classified error and its hint, never the secret', async () => {
     const res = await test(fields({ clientSecret: SANDBOX.clientSecretId }));
-    expect(res.body).toMatchObject({ ok: false, error: { category: 'auth', aadsts: 7000215, hint: expect.stringContaining('hints.invalidSecret') } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      ok: false,
+      error: {
+        category: 'auth',
+        aadsts: 7000215,
+        hint: expect.stringContaining('hints.invalidSecret'),
+        // Keys and parameters for the editor to render in its own language.
+        hintKey: 'node-red-contrib-office365-mail/email-task:email-task.hints.invalidSecret',
+        messageKey: 'node-red-contrib-office365-mail/email-task:email-task.errors.tokenRefused',
+        params: expect.objectContaining({ code: 'AADSTS7000215' }),
+        // Microsoft's own text, apart from the plain message.
+        details: expect.stringContaining('AADSTS7000215'),
+      },
+    });
     expectNoLeaks([res.body], sandbox, [SANDBOX.clientSecretId]);
   });
 
-  it('refuses incomplete fields with 400 and names them', async () => {
+  it('answers incomplete fields with 200, ok: false and the problems as keys (no browser console error)', async () => {
     const res = await test(fields({ applicationId: '', clientSecret: 'x' }));
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: [expect.stringContaining('deploy.required')] } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      ok: false,
+      error: {
+        category: 'validation',
+        problems: [
+          {
+            field: 'applicationId',
+            key: 'node-red-contrib-office365-mail/office365-mail-connection:office365-mail-connection.deploy.required',
+            fieldKey: 'node-red-contrib-office365-mail/office365-mail-connection:office365-mail-connection.label.applicationId',
+            text: expect.stringContaining('deploy.required'),
+          },
+        ],
+      },
+    });
+  });
+
+  it('sends a test mail through the email task\'s path and reports Graph\'s answer', async () => {
+    const res = await test(fields({ clientSecret: SANDBOX.clientSecret, sendTo: 'ada@example.com' }));
+    expect(res.body).toMatchObject({ ok: true, testMail: { ok: true, to: ['ada@example.com'], sender: SANDBOX.senderEmail, requestId: expect.any(String) } });
+    const mail = sandbox.mail().find((m) => m.requestId === (res.body.testMail as { requestId: string }).requestId);
+    expect(mail?.message).toMatchObject({ subject: 'office365-mail-connection.testMail.subject' });
+  });
+
+  it('reports a test mail Graph refuses, with the token still reported', async () => {
+    const res = await test(fields({ clientSecret: SANDBOX.clientSecret, sendTo: 'not an address@' }));
+    expect(res.body).toMatchObject({ ok: true, hasMailSend: true, testMail: { ok: false, error: { category: 'validation', hintKey: expect.stringContaining('hints.') } } });
+  });
+
+  it("tests every tab's fields: the test mail obeys the allowed domains being edited, and a bad limit is named", async () => {
+    const refused = await test(fields({ clientSecret: SANDBOX.clientSecret, allowedRecipientDomains: 'example.org', sendTo: 'ada@example.com' }));
+    expect(refused.body).toMatchObject({ ok: true, testMail: { ok: false, error: { category: 'validation', code: 'RecipientDomainNotAllowed' } } });
+    const invalid = await test(fields({ clientSecret: SANDBOX.clientSecret, maxMailsPerMinute: 'lots' }));
+    expect(invalid.body).toMatchObject({ ok: false, error: { problems: [expect.objectContaining({ field: 'maxMailsPerMinute' })] } });
   });
 
   it("resolves a ${NAME} credential as the deployed node does, toward the deployed connection's own endpoints", async () => {
@@ -133,10 +179,17 @@ describe('Test connection endpoint under attack (issue 11)', () => {
   it("never sends a deployed connection's stored secret to a login host the caller names", async () => {
     await loadMailFlow(mailFlow(sandbox));
     const res = await test(fields({ id: 'c1', loginUrl: attacker.url, graphUrl: attacker.url, caBundle: attacker.caPem }));
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       ok: false,
-      error: { category: 'validation', code: 'CredentialNotForThisDestination', fields: ['clientSecret'], message: expect.stringContaining('test.refused.stored') },
+      error: {
+        category: 'validation',
+        code: 'CredentialNotForThisDestination',
+        fields: ['clientSecret'],
+        message: expect.stringContaining('test.refused.stored'),
+        messageKey: expect.stringContaining('office365-mail-connection.test.refused.stored'),
+        labelParams: { credentials: ['clientSecret'], changed: expect.arrayContaining(['loginUrl', 'graphUrl']) },
+      },
     });
     expect(attacker.bodies).toEqual([]);
     expectNoLeaks([res.body, logText()], null);
@@ -154,7 +207,7 @@ describe('Test connection endpoint under attack (issue 11)', () => {
     await loadMailFlow(mailFlow(sandbox));
     const before = sandbox.stats().tokenRequests;
     const res = await test(fields({ id: 'c1', [field]: value }));
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(200);
     // A changed authMethod needs credentials of the other kind, which are not stored here.
     if (field !== 'authMethod') expect(res.body).toMatchObject({ ok: false, error: { code: 'CredentialNotForThisDestination' } });
     expect(sandbox.stats().tokenRequests).toBe(before);
@@ -173,7 +226,7 @@ describe('Test connection endpoint under attack (issue 11)', () => {
       expect(legit.tunnels().length).toBeGreaterThan(0);
 
       const res = await test(fields({ id: 'c1', proxyUrl: `http://svc@127.0.0.1:${evil.port}` }));
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ ok: false, error: { code: 'CredentialNotForThisDestination' } });
       expect(evil.connects).toEqual([]);
     } finally {
@@ -188,8 +241,8 @@ describe('Test connection endpoint under attack (issue 11)', () => {
       e1: { clientSecret: 'another-nodes-secret-value' },
     });
     const res = await test(fields({ id: 'e1', loginUrl: attacker.url, graphUrl: attacker.url, caBundle: attacker.caPem }));
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: [expect.stringContaining('deploy.required')] } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: [expect.objectContaining({ text: expect.stringContaining('deploy.required') })] } });
     expect(attacker.bodies).toEqual([]);
   });
 
@@ -199,8 +252,8 @@ describe('Test connection endpoint under attack (issue 11)', () => {
     process.env.O365_TEST_API_KEY = 'topsecret-env-value-42';
     try {
       const res = await test(fields({ applicationId: '${O365_TEST_API_KEY}', tenantId: '${O365_TEST_API_KEY}', clientSecret: 'typed' }));
-      expect(res.status).toBe(400);
-      expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: expect.arrayContaining([expect.stringContaining('Application ID')]) } });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ok: false, error: { category: 'validation', problems: expect.arrayContaining([expect.objectContaining({ text: expect.stringContaining('Application ID') })]) } });
       expect(JSON.stringify(res.body)).not.toContain('topsecret-env-value-42');
     } finally {
       delete process.env.O365_TEST_API_KEY;
@@ -212,10 +265,10 @@ describe('Test connection endpoint under attack (issue 11)', () => {
     process.env.O365_TEST_SECRET = 'env-secret-value-for-the-attacker';
     try {
       const unsaved = await test(fields({ loginUrl: attacker.url, graphUrl: attacker.url, caBundle: attacker.caPem, clientSecret: '${O365_TEST_SECRET}' }));
-      expect(unsaved.status).toBe(400);
+      expect(unsaved.status).toBe(200);
       expect(unsaved.body).toMatchObject({ ok: false, error: { code: 'CredentialNotForThisDestination', message: expect.stringContaining('test.refused.envNotDeployed') } });
       const changed = await test(fields({ id: 'c1', loginUrl: attacker.url, graphUrl: attacker.url, caBundle: attacker.caPem, clientSecret: '${O365_TEST_SECRET}' }));
-      expect(changed.status).toBe(400);
+      expect(changed.status).toBe(200);
       expect(changed.body).toMatchObject({ ok: false, error: { code: 'CredentialNotForThisDestination', message: expect.stringContaining('test.refused.envChanged') } });
       expect(attacker.bodies).toEqual([]);
       expectNoLeaks([unsaved.body, changed.body, logText()], null, ['env-secret-value-for-the-attacker']);

@@ -130,6 +130,40 @@ describe('email task: sending', () => {
   });
 });
 
+describe('email task: where a failure goes (onFailure)', () => {
+  /** One mail without recipients (refused before Graph), with output 2 wired or not. */
+  async function refuseOne(onFailure: string, wired: boolean): Promise<ReturnType<typeof watchOutputs>> {
+    const flow = mailFlow(sandbox, { onFailure, wires: [['ok'], wired ? ['fail'] : []] });
+    await loadMailFlow(flow);
+    const out = watchOutputs();
+    send({ topic: 'no recipient', payload: 'y' });
+    return out;
+  }
+  it('auto with output 2 wired: output 2 only, shown once', async () => {
+    const out = await refuseOne('auto', true);
+    await out.settled(1);
+    // A second mail, sent through Graph, arrives long after a Catch delivery of the first would have.
+    send({ to: 'ada@example.com', topic: 'ok', payload: 'y' });
+    await out.settled(2);
+    expect(out.failed).toHaveLength(1);
+    expect(out.caught).toEqual([]);
+  });
+
+  it('auto with output 2 unwired: Catch nodes, never silent', async () => {
+    const out = await refuseOne('auto', false);
+    await out.caughtAtLeast(1);
+    expect(out.caught).toHaveLength(1);
+  });
+
+  it('both: output 2 and Catch nodes', async () => {
+    const out = await refuseOne('both', true);
+    await out.settled(1);
+    await out.caughtAtLeast(1);
+    expect(out.failed).toHaveLength(1);
+    expect(out.caught).toHaveLength(1);
+  });
+});
+
 describe('email task: failures explained', () => {
   async function failOnce(task: Record<string, unknown>, connection: Record<string, unknown>, clientSecret?: string, msg: Record<string, unknown> = {}): Promise<{ out: ReturnType<typeof watchOutputs>; failed: OutMsg }> {
     await loadMailFlow(mailFlow(sandbox, task, connection), clientSecret);
@@ -152,7 +186,8 @@ describe('email task: failures explained', () => {
   ])('%s → auth, AADSTS code and hint', async (_what, applicationId, secret, connection, aadsts, hint) => {
     const { failed, out } = await failOnce({}, { applicationId, ...connection }, secret);
     const error = failed.error as Record<string, unknown>;
-    expect(error).toMatchObject({ category: 'auth', aadsts, code: `AADSTS${aadsts}`, hint: expect.stringContaining(`hints.${hint}`) });
+    // Microsoft's own text in its own field; message and hint stay plain.
+    expect(error).toMatchObject({ category: 'auth', aadsts, code: `AADSTS${aadsts}`, hint: expect.stringContaining(`hints.${hint}`), details: expect.stringContaining(`AADSTS${aadsts}`) });
     expect(error.source).toEqual({ id: 'e1', type: 'email-task', name: 'mail' });
     expect(out.statuses.at(-1)).toMatchObject({ fill: 'red', shape: 'ring', text: expect.stringContaining('category.auth') });
     expect(sandbox.stats().graphRequests).toBe(0);

@@ -6,7 +6,7 @@
  */
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
-import { withEnglish } from '../support/english';
+import { english, withEnglish } from '../support/english';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,15 @@ beforeEach(() => {
 
 /** A key the catalogue could not resolve (english() gives it back whole), or a placeholder left unfilled. */
 const UNRENDERED = /node-red-contrib-office365-mail\/[\w-]+:|__[A-Za-z0-9_]+__/;
+
+/**
+ * A status as the editor shows it: a text that is a key (`email-task.…`) is rendered in the node's
+ * catalogue, as Node-RED's editor does for core's `node-red:common.status.*`.
+ */
+function shown(status: { text?: string } | undefined): string {
+  const text = String(status?.text);
+  return /^email-task\.[\w.-]+$/.test(text) ? english(`node-red-contrib-office365-mail/email-task:${text}`) : text;
+}
 
 function expectRendered(texts: unknown[]): void {
   const strings = texts.map((t) => (typeof t === 'string' ? t : JSON.stringify(t)));
@@ -54,17 +63,17 @@ describe('texts users read are rendered English, never keys', () => {
       message: 'The mail has no recipient: to, cc and bcc are all empty.',
       hint: 'Set msg.to (or the node\'s To field), or cc / bcc.',
     }));
-    expect(invalid.statuses.at(-1)?.text).toBe('invalid input');
-    expectRendered([invalid.failed, invalid.statuses]);
+    expect(shown(invalid.statuses.at(-1))).toBe('invalid input');
+    expectRendered([invalid.failed, invalid.statuses.map(shown)]);
     await helper.unload();
 
     const auth = await loadInEnglish({}, {}, SANDBOX.clientSecretId);
     send({ to: 'ada@example.com', topic: 'wrong secret', payload: 'x' });
     await auth.settled(1);
     expect(errorOf(auth).hint).toContain("Did you paste the secret's ID instead of its Value?");
-    expect(auth.statuses.at(-1)?.text).toBe('authentication failed');
+    expect(shown(auth.statuses.at(-1))).toBe('authentication failed');
     const usage = await helper.request().get('/office365-mail/usage');
-    expectRendered([auth.failed, auth.statuses, usage.body, logText()]);
+    expectRendered([auth.failed, auth.statuses.map(shown), usage.body, logText()]);
     await helper.unload();
 
     // The 30 messages enter the task before any request can finish: 14 are taken, 16 refused.
@@ -73,7 +82,7 @@ describe('texts users read are rendered English, never keys', () => {
     await full.settled(30);
     expect(full.failed.length).toBeGreaterThan(0);
     expect(errorOf(full).message).toContain('(10 mails waiting)');
-    expectRendered([full.failed, full.statuses]);
+    expectRendered([full.failed, full.statuses.map(shown)]);
   });
 
   it('waits on a 429 and a 503: the status says how long, in words', async () => {
@@ -94,9 +103,10 @@ describe('texts users read are rendered English, never keys', () => {
     expect(logText()).toContain('Application ID is required.');
     send({ to: 'ada@example.com', topic: 'x', payload: 'y' });
     await out.settled(1);
-    expect(out.statuses.at(-1)?.text).toBe('invalid input');
+    // The status the docs promise, not the generic "invalid input".
+    expect(shown(out.statuses.at(-1))).toBe('connection not valid');
     expect(errorOf(out).message.length).toBeGreaterThan(0);
-    expectRendered([out.failed, out.statuses, logText()]);
+    expectRendered([out.failed, out.statuses.map(shown), logText()]);
   });
 
   it('email in: status, a refused mailbox and a permission failure in words', async () => {
@@ -141,6 +151,9 @@ describe('texts users read are rendered English, never keys', () => {
     const res = await helper.request().post('/office365-mail/connections/test').send({ ...fields, clientSecret: SANDBOX.clientSecretId });
     expect(res.body).toMatchObject({ ok: false, error: { category: 'auth', aadsts: 7000215 } });
     expect(res.body.error.hint).toContain("Did you paste the secret's ID instead of its Value?");
-    expectRendered([res.body]);
+    // The keys are for the editor to render; the texts beside them are rendered in the runtime's language.
+    const { message, hint, details } = res.body.error as Record<string, string>;
+    expectRendered([message, hint, details]);
+    expect(english(res.body.error.hintKey, res.body.error.params)).toBe(hint);
   });
 });

@@ -226,8 +226,8 @@ describe('Test connection through a proxy', () => {
   it('refuses a password inside the proxy URL without echoing it', async () => {
     await load();
     const res = await test(fields({ proxyUrl: `http://${PROXY_USER}:${encodeURIComponent(PROXY_PASSWORD)}@127.0.0.1:${guarded.port}` }));
-    expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ ok: false, error: { problems: [expect.stringContaining('deploy.proxyPasswordInUrl')] } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: false, error: { problems: [expect.objectContaining({ key: expect.stringContaining('deploy.proxyPasswordInUrl') })] } });
     expectNoLeaks([res.body], sandbox, [PROXY_PASSWORD, encodeURIComponent(PROXY_PASSWORD)]);
     expect(guarded.connects).toEqual([]);
   });

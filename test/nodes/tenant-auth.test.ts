@@ -146,7 +146,8 @@ describe("Entra's error codes", () => {
 });
 
 describe('a secret that expires', () => {
-  const inDays = (days: number): string => new Date(Date.now() + days * 86_400_000 - 3_600_000).toISOString().slice(0, 10);
+  // The UTC day that is `days` whole days ahead: expiry counts up to its UTC midnight, rounded up.
+  const inDays = (days: number): string => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 
   it('12 days before: the task shows it in yellow when idle, the log warns once, Usage Data and Test connection show the date', async () => {
     const date = inDays(12);

@@ -85,7 +85,7 @@ export function connectionConfig(sandbox: Sandbox, overrides: Record<string, unk
   };
 }
 
-/** A tab with connection c1, email task e1 wired to helper nodes ok / fail, and a catch node → caught. */
+/** A tab with connection c1, email task e1 (failures to output 2 and Catch) wired to helper nodes ok / fail, and a catch node → caught. */
 export function mailFlow(sandbox: Sandbox, task: Record<string, unknown> = {}, connection: Record<string, unknown> = {}): FlowNode[] {
   return [
     { id: 't1', type: 'tab', label: 'test' },
@@ -97,6 +97,8 @@ export function mailFlow(sandbox: Sandbox, task: Record<string, unknown> = {}, c
       name: 'mail',
       ...EMAIL_TASK_DEFAULTS,
       connection: 'c1',
+      // Both routes, so a test can watch output 2 and the catch node; email-task.test.ts covers each choice.
+      onFailure: 'both',
       wires: [['ok'], ['fail']],
       ...task,
     },

@@ -52,6 +52,7 @@ function loadEditor(files: string[], configs: Array<Record<string, unknown>> = [
       eachConfig: (fn: (n: Record<string, unknown>) => boolean | void) => {
         for (const n of configs) if (fn(n) === false) break;
       },
+      node: (id: unknown) => configs.find((n) => n.id === id) ?? null,
     },
     plugins: { registerPlugin: (name: string) => plugins.push(name) },
     validators: { typedInput: () => () => true },
@@ -119,7 +120,11 @@ describe('resources/editor.js', () => {
     const { types } = loadEditor(['office365-mail-connection.html']);
     const editorCredentials = types['office365-mail-connection'].credentials ?? {};
     expect(Object.keys(editorCredentials)).toEqual(shared.CREDENTIALS);
-    expect(editorCredentials).toEqual(runtimeCredentials[0]);
+    // The editor adds validators (an empty required secret is marked); the types are the runtime's.
+    const editorTypes = Object.fromEntries(Object.entries(editorCredentials).map(([name, c]) => [name, { type: c.type }]));
+    expect(editorTypes).toEqual(runtimeCredentials[0]);
+    const required = Object.entries(editorCredentials).filter(([, c]) => typeof (c as { validate?: unknown }).validate === 'function').map(([name]) => name);
+    expect(required).toEqual(['clientSecret', 'certificate', 'certificatePrivateKey']);
     expect(Object.values(editorCredentials).every((c) => c.type === 'password')).toBe(true);
     // Node-RED's placeholder for a stored password, which the Test connection endpoint knows too.
     expect(shared.STORED_CREDENTIAL).toBe('__PWRD__');
@@ -226,7 +231,8 @@ describe('the dialogs agree with the runtime on the shared table of cases', () =
 });
 
 describe('the email in dialog agrees with the runtime', () => {
-  const { types } = loadEditor(['office365-mail-in.html']);
+  // The connection as the editor holds it (allowedMailboxes as typed) and as the runtime reads it.
+  const { types } = loadEditor(['office365-mail-in.html'], [{ id: 'c1', type: 'office365-mail-connection', senderEmail: 'Alerts@contoso.com', allowedMailboxes: 'orders@contoso.com' }]);
   const def = types['office365-mail-in'];
   const connection = { senderEmail: 'alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] };
 
@@ -240,6 +246,9 @@ describe('the email in dialog agrees with the runtime', () => {
     ['mailbox', '', true],
     ['mailbox', 'orders@contoso.com', true],
     ['mailbox', 'not an address', false],
+    ['mailbox', 'ORDERS@contoso.com', true, { connection: 'c1' }],
+    ['mailbox', 'alerts@contoso.com', true, { connection: 'c1' }],
+    ['mailbox', 'ceo@contoso.com', false, { connection: 'c1' }],
     ['pollInterval', '10', true],
     ['pollInterval', '9', false],
     ['pollInterval', 'soon', false],

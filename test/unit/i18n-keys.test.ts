@@ -40,7 +40,10 @@ describe('i18n keys used by the runtime', () => {
       .concat(matches(code, /withHint\([^)]*'([\w-]+)'\)/g))
       // noteKey: cond ? 'a' : 'b' (the keys are the ternary's results, not what it compares with)
       .concat(matches(code, /noteKey: ([^,}\n]*)/g).flatMap((expr) => matches(expr, /[?:]\s*'([\w-]+)'/g))),
-    status: matches(code, /statusText\(RED\._, ([^)]*)\)/g).flatMap((args) => matches(args, /'([\w-]+)'/g)),
+    // statusText renders in the runtime; statusKey sends the key for the editor to render.
+    status: matches(code, /statusText\(RED\._, ([^)]*)\)/g)
+      .concat(matches(code, /statusKey\(([^)]*)\)/g))
+      .flatMap((args) => matches(args, /'([\w-]+)'/g)),
     category: [...CATEGORIES],
   };
 

@@ -1,6 +1,6 @@
 /** The mail-in node's pure parts: the e-mail in mapping, HTML to text, settings, the cursor rules. */
 import { htmlToText, refersToInline, toMailInMessage, type GraphMessage } from '../../nodes/lib/mail-in-message';
-import { EMITTED_MAX, parseCursor, remember, secondAfter, type Cursor } from '../../nodes/lib/mail-in-cursor';
+import { EMITTED_MAX, parseCursor, remember, secondAfter, wasEmitted, type Cursor } from '../../nodes/lib/mail-in-cursor';
 import { MAIL_IN_DEFAULTS, forReading, readMailInSettings } from '../../nodes/lib/mail-in';
 import { MailError, graphError } from '../../nodes/lib/errors';
 
@@ -131,6 +131,19 @@ describe('the cursor', () => {
     expect(cursor.emitted[0].id).toBe('1');
     expect(cursor.floor).toBe('2026-01-01T00:00:01Z');
     expect(secondAfter('2026-01-01T00:00:59Z')).toBe('2026-01-01T00:01:00Z');
+    expect(wasEmitted(cursor, '0')).toBe(false);
+    expect(wasEmitted(cursor, '1')).toBe(true);
+    expect(wasEmitted(cursor, String(EMITTED_MAX))).toBe(true);
+  });
+
+  it('keeps mail that comes out of order in receipt order, so the oldest is the one forgotten', () => {
+    const cursor = parseCursor({ format: 1, ...key, emitted: [{ id: 'b', received: '2026-01-01T00:00:02Z' }, { id: 'a', received: '2026-01-01T00:00:01Z' }] }, key);
+    expect(cursor.emitted.map((e) => e.id)).toEqual(['a', 'b']);
+    remember(cursor, { id: 'c', received: '2026-01-01T00:00:00Z' });
+    remember(cursor, { id: 'd', received: '2026-01-01T00:00:03Z' });
+    expect(cursor.emitted.map((e) => e.id)).toEqual(['c', 'a', 'b', 'd']);
+    expect(['a', 'b', 'c', 'd'].every((id) => wasEmitted(cursor, id))).toBe(true);
+    expect(wasEmitted(cursor, 'e')).toBe(false);
   });
 });
 

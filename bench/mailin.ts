@@ -1,0 +1,396 @@
+/**
+ * bench:mailin — the "email in" node (issue 15):
+ *
+ *   (a) idle: 100 email-in nodes (100 connections of one app, a mailbox each) in a real Node-RED
+ *       child process, polling an idle sandbox every 10 s. CPU of the Node-RED process
+ *       (/proc/<pid>/stat) per second of wall time over several poll rounds, as a % of one core
+ *       (goal < 1%); Graph requests per node per poll counted by the sandbox (goal exactly 1).
+ *       Polls are counted from the sandbox's request log independently of the requests: a node's
+ *       requests closer together than half the interval belong to one poll.
+ *   (b) burst: 1,000 new mails injected into one mailbox, then one poll of one node (in-process
+ *       Node-RED, node-red-node-test-helper): the time until all 1,000 messages are out, against
+ *       the same Graph requests (delta pages of 50, then a PATCH isRead per mail, one after the
+ *       other as the node makes them) made with the same axios client set-up (the package's
+ *       shared pool) in the same process, rounds alternating, medians. Goal < 2 ×.
+ *
+ *   npm run bench:mailin   (BENCH_MAILIN_NODES=100, BENCH_MAILIN_ROUNDS=6 poll rounds,
+ *                           BENCH_MAILIN_N=1000, BENCH_MAILIN_BURSTS=3, BENCH_MAILIN_PROFILE=1)
+ *
+ * Figures: the `mailin` entry of bench/results/latest.json (and bench/results/mailin.json).
+ * Exit code 1 only when something broke (a message missing, a process that did not start).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Node } from 'node-red';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { manySenders, manySendersAddress, SANDBOX } from '../sandbox/config';
+import type { RecordedRequest } from '../sandbox/state';
+import { sandboxConnectionFields } from '../scripts/local-node-red';
+import type { FlowNode } from './lib/flows';
+import { NodeRedProcess, procStatCpuMs } from './lib/node-red-process';
+import { fixed, median } from './lib/stats';
+import { formatSummary, summarise } from './lib/profile-summary';
+import { startProfile } from './lib/profile-session';
+import { connectionConfig, connectionNode, helper } from '../test/support/node-red';
+import { SHARED_POOL_SOCKETS, createHttpPool } from '../nodes/lib/http';
+import { MESSAGE_SELECT } from '../nodes/lib/mail-in-message';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- the built CommonJS node, as Node-RED loads it */
+const mailInNode = require(path.join(__dirname, '..', 'dist', 'nodes', 'office365-mail-in.js'));
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, not "${raw}".`);
+  return value;
+}
+
+const NODES = intFromEnv('BENCH_MAILIN_NODES', 100);
+const POLL_ROUNDS = intFromEnv('BENCH_MAILIN_ROUNDS', 6);
+const N = intFromEnv('BENCH_MAILIN_N', 1000);
+const BURSTS = intFromEnv('BENCH_MAILIN_BURSTS', 3);
+const POLL_SECONDS = 10;
+/** What the node asks for (nodes/lib/mail-in.ts): pages of 50, immutable ids. */
+const PAGE_PREFER = 'odata.maxpagesize=50, IdType="ImmutableId"';
+const RESULTS_DIR = path.join(__dirname, 'results');
+const TAB = 'ma11e000000000001';
+/** BENCH_MAILIN_PROFILE=1: after the measured window, a CPU profile of Node-RED over 3 more poll rounds (bench/results/profiles/mailin-idle.cpuprofile). */
+const PROFILE = process.env.BENCH_MAILIN_PROFILE === '1';
+
+/** Profiles the process for msg.payload.ms, then answers (after the measured window, never during it). */
+const PROFILE_JS = `
+const bench = global.get('bench');
+const profiler = bench.startProfile();
+profiler.started.then(() => setTimeout(() => profiler.stop(msg.payload.file).then(() => node.send(msg)), Number(msg.payload.ms)));
+return null;
+`;
+
+function verdict(met: boolean): string {
+  return met ? 'goal met' : 'GOAL MISSED';
+}
+
+function waitMs(ms: number): Promise<void> {
+  // The bench measures over wall time: waiting is the measurement here, not a synchronisation.
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The mailbox a Graph request was for (`/v1.0/users/{mailbox}/…`), lower-case. */
+function mailboxOf(entry: RecordedRequest): string | undefined {
+  const m = /^\/v1\.0\/users\/([^/]{1,320})\//.exec(entry.path);
+  return m ? decodeURIComponent(m[1]).toLowerCase() : undefined;
+}
+
+// ── (a) idle polling ──
+
+function idleFlow(sandboxUrl: string, nodes: number): FlowNode[] {
+  const flow: FlowNode[] = [
+    { id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' },
+    { id: 'ma11e000000000002', type: 'http in', z: TAB, name: '', url: '/bench/profile', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 20, wires: [['ma11e000000000003']] },
+    { id: 'ma11e000000000003', type: 'function', z: TAB, name: 'profile', func: PROFILE_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 20, wires: [['ma11e000000000004']] },
+    { id: 'ma11e000000000004', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 20, wires: [] },
+  ];
+  for (let i = 0; i < nodes; i++) {
+    const connection = `ma11e2${String(i).padStart(11, '0')}`;
+    flow.push(
+      { id: connection, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl), key: `mailin-${i + 1}`, name: `Mailbox ${i + 1}`, senderEmail: manySendersAddress(i + 1) },
+      {
+        id: `ma11e1${String(i).padStart(11, '0')}`,
+        type: 'office365-mail-in',
+        z: TAB,
+        name: '',
+        connection,
+        mailbox: '',
+        folder: 'Inbox',
+        pollInterval: POLL_SECONDS,
+        onlyUnread: true,
+        attachments: 'content',
+        maxAttachmentSize: 25,
+        afterRead: 'markRead',
+        moveTo: '',
+        start: 'new',
+        x: 200,
+        y: 40 + (i % 50) * 10,
+        wires: [[]],
+      },
+    );
+  }
+  return flow;
+}
+
+interface IdleResult {
+  nodes: number;
+  pollSeconds: number;
+  windowSeconds: number;
+  /** Node-RED with no flow, same process, before the deploy: what the runtime costs by itself. */
+  emptyCpuPercent: number;
+  cpuPercent: number;
+  graphRequests: number;
+  tokenRequests: number;
+  polls: number;
+  expectedPolls: number;
+  requestsPerPoll: number;
+  /** Mailboxes whose polls made more or fewer than one request each. */
+  nodesNotOnePerPoll: number;
+  failedRequests: number;
+}
+
+async function cpuPercentOver(pid: number, ms: number): Promise<number> {
+  const cpu0 = procStatCpuMs(pid);
+  const t0 = performance.now();
+  await waitMs(ms);
+  const cpu1 = procStatCpuMs(pid);
+  const wall = performance.now() - t0;
+  if (cpu0 === undefined || cpu1 === undefined) return Number.NaN;
+  return ((cpu1 - cpu0) / wall) * 100;
+}
+
+async function idle(): Promise<IdleResult> {
+  const sandbox = await startSandbox({ directory: manySenders(NODES) });
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: sandbox.caPath, BENCH_SANDBOX_URL: sandbox.url };
+  delete env.NODE_OPTIONS;
+  let nr: NodeRedProcess | undefined;
+  const stop = (): void => nr?.killNow();
+  process.once('exit', stop);
+  try {
+    nr = await NodeRedProcess.start({ name: 'mailin', withPackage: true, env, logLevel: 'info' });
+    await nr.deploy([{ id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' }]);
+    const emptyCpuPercent = await cpuPercentOver(nr.pid, 2 * POLL_SECONDS * 1000);
+
+    // Every node's first poll (its baseline round) done: one delta answer per mailbox.
+    const firstPolls = new Set<string>();
+    const allPolled = new Promise<void>((resolve) => {
+      const onDone = (entry: RecordedRequest): void => {
+        const box = mailboxOf(entry);
+        if (box && entry.path.endsWith('/delta') && entry.status === 200) firstPolls.add(box);
+        if (firstPolls.size === NODES) {
+          sandbox.events.off('request-done', onDone);
+          resolve();
+        }
+      };
+      sandbox.events.on('request-done', onDone);
+    });
+    await nr.deploy(idleFlow(sandbox.url, NODES));
+    await allPolled;
+
+    // The window: POLL_ROUNDS rounds, ending half an interval after the last (polls are set from
+    // the end of the previous one, so no round straddles the edges).
+    const from = sandbox.requests().length;
+    const windowMs = (POLL_ROUNDS + 0.5) * POLL_SECONDS * 1000;
+    const cpuPercent = await cpuPercentOver(nr.pid, windowMs);
+    const log = sandbox.requests().slice(from);
+    if (PROFILE) {
+      fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+      const file = path.join(RESULTS_DIR, 'profiles', 'mailin-idle.cpuprofile');
+      const res = await fetch(`${nr.url}/bench/profile`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms: 3 * POLL_SECONDS * 1000, file }) });
+      if (!res.ok) throw new Error(`the profile answered ${res.status}`);
+      process.stdout.write(`\n${formatSummary(summarise(file), `Node-RED process, ${NODES} email-in nodes idle, 3 poll rounds`)}\n\n`);
+    }
+    const graph = log.filter((e) => e.target === 'graph');
+    const byBox = new Map<string, number[]>();
+    for (const e of graph) {
+      const box = mailboxOf(e) ?? '?';
+      const times = byBox.get(box) ?? [];
+      times.push(e.time.getTime());
+      byBox.set(box, times);
+    }
+    let polls = 0;
+    let nodesNotOnePerPoll = 0;
+    for (const times of byBox.values()) {
+      times.sort((a, b) => a - b);
+      let own = 1;
+      for (let i = 1; i < times.length; i++) if (times[i] - times[i - 1] > (POLL_SECONDS * 1000) / 2) own++;
+      polls += own;
+      if (own !== times.length) nodesNotOnePerPoll++;
+    }
+    return {
+      nodes: NODES,
+      pollSeconds: POLL_SECONDS,
+      windowSeconds: windowMs / 1000,
+      emptyCpuPercent,
+      cpuPercent,
+      graphRequests: graph.length,
+      tokenRequests: log.filter((e) => e.target === 'token').length,
+      polls,
+      expectedPolls: NODES * POLL_ROUNDS,
+      requestsPerPoll: graph.length / polls,
+      nodesNotOnePerPoll: nodesNotOnePerPoll + (NODES - byBox.size),
+      failedRequests: graph.filter((e) => e.status !== 200).length,
+    };
+  } finally {
+    await nr?.stop();
+    await sandbox.close();
+    process.off('exit', stop);
+  }
+}
+
+// ── (b) a burst of 1,000 new mails ──
+
+interface BurstRound {
+  round: number;
+  nodeMs: number;
+  baselineMs: number;
+  ratio: number;
+  emitted: number;
+  nodeRequests: number;
+  baselineRequests: number;
+}
+
+function injectMany(sandbox: Sandbox, mailbox: string, round: number): void {
+  for (let i = 0; i < N; i++) sandbox.injectMail(mailbox, { subject: `burst ${round} mail ${i}`, from: 'customer@example.com', text: `Order ${i}: 1 × widget.` });
+}
+
+/**
+ * The node's requests for a burst, without the node: the delta pages (a full round on a mailbox
+ * holding just the burst: the same pages the node's deltaLink round gets) and a PATCH isRead per
+ * mail, one after the other, on an axios client set up as the connection's shared pool is.
+ */
+async function baseline(sandbox: Sandbox, mailbox: string, token: string, http: ReturnType<typeof createHttpPool>['axios']): Promise<number> {
+  const headers = { Authorization: `Bearer ${token}`, Prefer: PAGE_PREFER };
+  let link: string | undefined = `${sandbox.url}/v1.0/users/${mailbox}/mailFolders/inbox/messages/delta?$select=${MESSAGE_SELECT.join(',')}`;
+  let patched = 0;
+  while (link) {
+    const page = await http.get(link, { headers });
+    if (page.status !== 200) throw new Error(`baseline delta answered ${page.status}`);
+    const data = page.data as { value: Array<{ id: string }>; '@odata.nextLink'?: string };
+    for (const item of data.value) {
+      const res = await http.patch(`${sandbox.url}/v1.0/users/${mailbox}/messages/${encodeURIComponent(item.id)}`, { isRead: true }, { headers: { Authorization: headers.Authorization, Prefer: 'IdType="ImmutableId"', 'content-type': 'application/json' } });
+      if (res.status !== 200) throw new Error(`baseline PATCH answered ${res.status}`);
+      patched++;
+    }
+    link = data['@odata.nextLink'];
+  }
+  return patched;
+}
+
+async function burst(): Promise<{ rounds: BurstRound[]; medianRatio: number; medianNodeMs: number; medianBaselineMs: number }> {
+  const sandbox = await startSandbox({ directory: manySenders(BURSTS + 1) });
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'o365-bench-mailin-'));
+  const pool = createHttpPool({ maxSockets: SHARED_POOL_SOCKETS });
+  try {
+    helper.settings({ userDir });
+    await helper.startServer();
+    // pollInterval long: the timer never polls during a round; the round's poll is pollNow().
+    const flow: FlowNode[] = [
+      { id: 't1', type: 'tab', label: 'bench' },
+      connectionConfig(sandbox),
+      { id: 'm1', type: 'office365-mail-in', z: 't1', name: 'in', connection: 'c1', pollInterval: 86400, start: 'new', afterRead: 'markRead', attachments: 'content', wires: [['out']] },
+      { id: 'out', type: 'helper', z: 't1' },
+    ];
+    await helper.load([connectionNode, mailInNode], flow, { c1: { clientSecret: SANDBOX.clientSecret } });
+    const node = helper.getNode('m1') as Node & { pollNow?: () => Promise<{ emitted: number; error?: unknown }> };
+    if (!node.pollNow) throw new Error('the email in node did not start');
+    await node.pollNow(); // after the deploy's own first poll: the baseline round is done
+    let out = 0;
+    let waiter: (() => void) | undefined;
+    helper.getNode('out').on('input', () => {
+      out++;
+      if (out === N) waiter?.();
+    });
+    const tokenAnswer = await pool.axios.post(
+      `${sandbox.url}/${SANDBOX.tenantId}/oauth2/v2.0/token`,
+      new URLSearchParams({ client_id: SANDBOX.applicationId, client_secret: SANDBOX.clientSecret, scope: `${sandbox.url}/.default`, grant_type: 'client_credentials' }).toString(),
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    );
+    const token = (tokenAnswer.data as { access_token: string }).access_token;
+    const rounds: BurstRound[] = [];
+    // Round 0 warms up both sides (sockets, JIT) and is not counted.
+    // With BENCH_MAILIN_PROFILE=1 one more round, not counted, runs the node's poll under the profiler.
+    const lastRound = PROFILE ? BURSTS + 1 : BURSTS;
+    for (let round = 0; round <= lastRound; round++) {
+      const profiled = round > BURSTS;
+      // The node's burst.
+      out = 0;
+      injectMany(sandbox, SANDBOX.senderEmail, round);
+      let from = sandbox.requests().length;
+      const allOut = new Promise<void>((resolve) => (waiter = resolve));
+      const profiler = profiled ? await startProfile() : undefined;
+      const t0 = performance.now();
+      const outcome = await node.pollNow();
+      await allOut;
+      const nodeMs = performance.now() - t0;
+      if (profiler) {
+        const file = path.join(RESULTS_DIR, 'profiles', 'mailin-burst.cpuprofile');
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        await profiler.stop(file);
+        process.stdout.write(`\n${formatSummary(summarise(file), `${N} mails through one email-in node (sandbox in the same process)`)}\n\n`);
+        break;
+      }
+      if (outcome.error || outcome.emitted !== N) throw new Error(`round ${round}: the node emitted ${outcome.emitted} of ${N}${outcome.error ? ' and failed' : ''}`);
+      const nodeRequests = sandbox.requests().slice(from).filter((e) => e.target === 'graph').length;
+      // The same requests, alone, on a mailbox holding just this burst.
+      const box = manySendersAddress(round + 1);
+      injectMany(sandbox, box, round);
+      from = sandbox.requests().length;
+      const t1 = performance.now();
+      const patched = await baseline(sandbox, box, token, pool.axios);
+      const baselineMs = performance.now() - t1;
+      if (patched !== N) throw new Error(`round ${round}: the baseline saw ${patched} of ${N} mails`);
+      const baselineRequests = sandbox.requests().slice(from).filter((e) => e.target === 'graph').length;
+      if (round > 0) rounds.push({ round, nodeMs, baselineMs, ratio: nodeMs / baselineMs, emitted: out, nodeRequests, baselineRequests });
+    }
+    return {
+      rounds,
+      medianRatio: median(rounds.map((r) => r.ratio)),
+      medianNodeMs: median(rounds.map((r) => r.nodeMs)),
+      medianBaselineMs: median(rounds.map((r) => r.baselineMs)),
+    };
+  } finally {
+    pool.destroy();
+    await helper.unload();
+    await helper.stopServer();
+    await sandbox.close();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const started = new Date();
+  const load0 = os.loadavg();
+  const burstResult = await burst();
+  const idleResult = await idle();
+  const load1 = os.loadavg();
+  const goals = {
+    idleCpuPercent: { value: idleResult.cpuPercent, goal: '< 1', met: idleResult.cpuPercent < 1 },
+    requestsPerPoll: { value: idleResult.requestsPerPoll, goal: '1', met: idleResult.requestsPerPoll === 1 && idleResult.nodesNotOnePerPoll === 0 },
+    burstRatio: { value: burstResult.medianRatio, goal: '< 2', met: burstResult.medianRatio < 2 },
+  };
+  const lines = [
+    `bench:mailin  Node ${process.version}, ${os.cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}`,
+    `(a) ${NODES} email-in nodes polling an idle sandbox every ${POLL_SECONDS} s, ${idleResult.windowSeconds} s window:`,
+    `  Node-RED CPU           ${fixed(idleResult.cpuPercent, 2)} % of a core  (goal < 1)  ${verdict(goals.idleCpuPercent.met)}   (empty flow: ${fixed(idleResult.emptyCpuPercent, 2)} %)`,
+    `  requests per poll      ${fixed(idleResult.requestsPerPoll, 3)}  (${idleResult.graphRequests} Graph requests, ${idleResult.polls} polls, ${idleResult.expectedPolls} expected, ${idleResult.nodesNotOnePerPoll} nodes off 1, ${idleResult.tokenRequests} token requests, ${idleResult.failedRequests} failed)  (goal 1)  ${verdict(goals.requestsPerPoll.met)}`,
+    `(b) ${N} new mails, one poll, all messages out; the same Graph requests alone (medians of ${BURSTS} rounds):`,
+    ...burstResult.rounds.map((r) => `  round ${r.round}: node ${fixed(r.nodeMs, 0)} ms (${r.nodeRequests} requests), requests alone ${fixed(r.baselineMs, 0)} ms (${r.baselineRequests} requests), ratio ${fixed(r.ratio, 2)}`),
+    `  node ÷ requests alone  ${fixed(burstResult.medianRatio, 2)}  (goal < 2)  ${verdict(goals.burstRatio.met)}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const result = {
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    command: 'npm run bench:mailin',
+    load: { before: load0, after: load1 },
+    config: { nodes: NODES, pollSeconds: POLL_SECONDS, pollRounds: POLL_ROUNDS, mails: N, bursts: BURSTS },
+    idle: idleResult,
+    burst: burstResult,
+    goals,
+  };
+  fs.writeFileSync(path.join(RESULTS_DIR, 'mailin.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const latestFile = path.join(RESULTS_DIR, 'latest.json');
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no earlier run
+  }
+  fs.writeFileSync(latestFile, `${JSON.stringify({ ...latest, mailin: result }, null, 2)}\n`);
+  if (idleResult.failedRequests > 0) throw new Error(`${idleResult.failedRequests} poll requests failed`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:mailin: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
