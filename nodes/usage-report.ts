@@ -9,7 +9,7 @@ import { credentialExpiry } from './lib/expiry';
 import { snapshotOf, type FailureRecord, type UsageSnapshot } from './lib/usage-recorder';
 import type { KeyUsage, UsageStore } from './lib/usage-store';
 import type { ConnectionNode } from './node-red-runtime';
-import { errorText, problemText } from './texts';
+import { errorKeys, errorText, problemText } from './texts';
 
 /** The comms topic the Usage Data sidebar subscribes to; the payload is GET /office365-mail/usage's body. */
 export const USAGE_TOPIC = 'office365-mail/usage';
@@ -136,7 +136,9 @@ function history(RED: NodeAPI, snapshot: UsageSnapshot | undefined, stored: KeyU
     removed: stored?.removed ?? false,
     removedAt: stored?.removedAt ?? null,
     days: stored?.days ?? [],
-    recentFailures: failures.map((f) => ({ ...f, ...errorText(RED._, f) })),
+    // message and hint in the runtime's language (the API's readers); keys and Microsoft's own text
+    // apart, so the sidebar renders them in the editor's language and folds the details.
+    recentFailures: failures.map((f) => ({ ...f, ...errorText(RED._, f), keys: errorKeys(f), details: typeof f.params?.detail === 'string' && f.params.detail ? f.params.detail : null })),
     repeated: repeatedRuns(failures),
   };
 }

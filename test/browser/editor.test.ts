@@ -296,6 +296,9 @@ async function scenario(): Promise<void> {
   await failure.first().waitFor();
   await shows(failure, 'AADSTS7000215');
   await shows(failure, "secret's ID instead of its Value");
+  // Microsoft's own text is folded under Details.
+  await failure.first().locator('details summary').click();
+  await shows(failure.first().locator('.o365-usage-failure-details'), 'AADSTS7000215');
   expect(await failure.first().locator('a.o365-usage-reveal').getAttribute('data-node-id')).toBe(taskId);
   await shows(page.locator('.o365-usage-note'), 'survives deploys and restarts');
   // The mail sent before the wrong secret was deployed is still counted: history is kept by Key.

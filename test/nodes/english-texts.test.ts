@@ -73,7 +73,12 @@ describe('texts users read are rendered English, never keys', () => {
     expect(errorOf(auth).hint).toContain("Did you paste the secret's ID instead of its Value?");
     expect(shown(auth.statuses.at(-1))).toBe('authentication failed');
     const usage = await helper.request().get('/office365-mail/usage');
-    expectRendered([auth.failed, auth.statuses.map(shown), usage.body, logText()]);
+    // A failure's keys are for the sidebar to render in the editor's language; everything else is rendered.
+    const [failure] = usage.body.connections[0].recentFailures as Array<{ keys: { hintKey: string; params: Record<string, unknown> }; hint: string }>;
+    const { recentFailures: _failures, ...rest } = usage.body.connections[0] as Record<string, unknown>;
+    const { keys, ...failureTexts } = failure;
+    expectRendered([auth.failed, auth.statuses.map(shown), rest, failureTexts, logText()]);
+    expect(english(keys.hintKey, keys.params)).toBe(failure.hint);
     await helper.unload();
 
     // The 30 messages enter the task before any request can finish: 14 are taken, 16 refused.

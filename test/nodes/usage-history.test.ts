@@ -58,6 +58,8 @@ describe('usage data across deploys and restarts', () => {
     const [afterRedeploy] = await usage();
     expect(afterRedeploy).toMatchObject({ id: 'c1', key: 'sandbox', sent: 1, failed: 1, failedByCategory: { auth: 1 }, removed: false, lastSuccess: expect.any(String), lastFailure: expect.any(String) });
     expect(afterRedeploy.recentFailures[0]).toMatchObject({ category: 'auth', aadsts: 7000215, hint: expect.stringContaining('hints.invalidSecret'), node: { id: 'e1' } });
+    // The editor renders the keys in its own language and folds Microsoft's text.
+    expect(afterRedeploy.recentFailures[0]).toMatchObject({ keys: { hintKey: 'node-red-contrib-office365-mail/email-task:email-task.hints.invalidSecret' }, details: expect.stringContaining('AADSTS7000215') });
     expect(afterRedeploy.days).toEqual([{ date: today(), sent: 1, failed: 1, failedByCategory: { auth: 1 }, throttled: 0, retried: 0 }]);
     expect(Date.parse(String(afterRedeploy.since))).not.toBeNaN();
 
