@@ -107,13 +107,13 @@ export class Mailer {
       });
       this.inFlight.add(running);
       const result = await running.finally(() => this.inFlight.delete(running));
-      this.usage.recordSent(new Date(result.sentAt));
+      this.usage.recordSent(new Date(result.sentAt), this.mailboxOf(job));
       return result;
     } catch (err) {
       failure = asMailError(err, this.options.queueSize, tries.attempts);
       // Recipients of a mail that surely never went out are given back to the daily budget.
       if (failure.category !== 'unknown-outcome') refund?.();
-      this.usage.recordFailure(job.node, failure);
+      this.usage.recordFailure(job.node, failure, undefined, this.mailboxOf(job));
       throw failure;
     } finally {
       // Sent or failed, the mail counts as throttled or retried once when it was.

@@ -4,7 +4,7 @@
  * recorder is made on its own).
  */
 import { failureReport, type ErrorCategory, type MailError } from './errors';
-import { RECENT_FAILURES, UsageStore, type FailureRecord } from './usage-store';
+import { RECENT_FAILURES, UsageStore, type FailureRecord, type MailboxCounts } from './usage-store';
 import type { NodeRef } from './types';
 
 export { RECENT_FAILURES, type FailureRecord };
@@ -21,6 +21,8 @@ export interface UsageSnapshot {
   lastSuccess: string | null;
   lastFailure: string | null;
   recentFailures: FailureRecord[];
+  /** Sent and failed per mailbox the connection sent from (its sender and allowed mailboxes), over the kept days. */
+  mailboxes: Record<string, MailboxCounts>;
 }
 
 export class UsageRecorder {
@@ -30,8 +32,8 @@ export class UsageRecorder {
     readonly key = '',
   ) {}
 
-  recordSent(at: Date): void {
-    this.store.recordSent(this.key, at);
+  recordSent(at: Date, mailbox?: string): void {
+    this.store.recordSent(this.key, at, mailbox);
   }
 
   recordThrottled(): void {
@@ -42,8 +44,8 @@ export class UsageRecorder {
     this.store.recordRetry(this.key);
   }
 
-  recordFailure(node: NodeRef, error: MailError, at = new Date()): void {
-    this.store.recordFailure(this.key, { time: at.toISOString(), node, ...failureReport(error) });
+  recordFailure(node: NodeRef, error: MailError, at = new Date(), mailbox?: string): void {
+    this.store.recordFailure(this.key, { time: at.toISOString(), node, ...failureReport(error) }, mailbox);
   }
 
   snapshot(tokenRequests: number): UsageSnapshot {
@@ -56,7 +58,13 @@ export function snapshotOf(store: UsageStore, key: string, tokenRequests: number
   const entry = store.get(key);
   const totals = { sent: 0, failed: 0, throttled: 0, retried: 0 };
   const failedByCategory: Partial<Record<ErrorCategory, number>> = {};
+  const mailboxes: Record<string, MailboxCounts> = {};
   for (const day of entry?.days ?? []) {
+    for (const [address, c] of Object.entries(day.mailboxes ?? {})) {
+      const sum = (mailboxes[address] ??= { sent: 0, failed: 0 });
+      sum.sent += c.sent;
+      sum.failed += c.failed;
+    }
     totals.sent += day.sent;
     totals.failed += day.failed;
     totals.throttled += day.throttled;
@@ -70,5 +78,6 @@ export function snapshotOf(store: UsageStore, key: string, tokenRequests: number
     lastSuccess: entry?.lastSuccess ?? null,
     lastFailure: entry?.lastFailure ?? null,
     recentFailures: entry?.failures ?? [],
+    mailboxes,
   };
 }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CATEGORIES, DETAIL_MAX, FAILURE_IDS, quote, VALUE_MAX, type ErrorCategory, type FailureIds, type FailureReport, type I18nParams } from './errors';
+import { MAX_ALLOWED_MAILBOXES } from './settings';
 import type { NodeRef } from './types';
 
 /** The file's name inside Node-RED's user directory. */
@@ -27,6 +28,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const FORMAT = 1;
 const MAX_PARAMS = 20;
 const KEY_MAX = 200;
+/** Mailboxes counted per day: a connection sends only from its sender and its allowed mailboxes. */
+export const MAX_MAILBOXES = MAX_ALLOWED_MAILBOXES + 1;
+/** The longest address (RFC 5321: 64 + 1 + 255). */
+const ADDRESS_MAX = 320;
+
+/** Sent and failed mails of one mailbox. */
+export interface MailboxCounts {
+  sent: number;
+  failed: number;
+}
 
 /** One failure in the usage data's recent list: when, which node, and the failure's report. */
 export type FailureRecord = { time: string; node: NodeRef } & FailureReport;
@@ -40,6 +51,8 @@ export interface DayCounts {
   failedByCategory: Partial<Record<ErrorCategory, number>>;
   throttled: number;
   retried: number;
+  /** Per mailbox sent from (lower case), when a mail had one. */
+  mailboxes?: Record<string, MailboxCounts>;
 }
 
 /** Everything kept for one Key. */
@@ -126,9 +139,11 @@ export class UsageStore extends EventEmitter {
     this.changed();
   }
 
-  recordSent(key: string, at: Date): void {
+  recordSent(key: string, at: Date, mailbox?: string): void {
     const entry = this.entry(key);
-    this.today(entry).sent++;
+    const day = this.today(entry);
+    day.sent++;
+    countMailbox(day, mailbox, 'sent');
     entry.lastSuccess = at.toISOString();
     this.changed();
   }
@@ -143,10 +158,12 @@ export class UsageStore extends EventEmitter {
     this.changed();
   }
 
-  recordFailure(key: string, record: FailureRecord): void {
+  /** `mailbox` when the mail had one (a mail refused before its sender was known has none). */
+  recordFailure(key: string, record: FailureRecord, mailbox?: string): void {
     const entry = this.entry(key);
     const day = this.today(entry);
     day.failed++;
+    countMailbox(day, mailbox, 'failed');
     day.failedByCategory[record.category] = (day.failedByCategory[record.category] ?? 0) + 1;
     entry.lastFailure = record.time;
     entry.failures.unshift(record);
@@ -307,9 +324,37 @@ function fresh(key: string, now: Date): KeyUsage {
 function copy(entry: KeyUsage): KeyUsage {
   return {
     ...entry,
-    days: entry.days.map((d) => ({ ...d, failedByCategory: { ...d.failedByCategory } })),
+    days: entry.days.map((d) => ({ ...d, failedByCategory: { ...d.failedByCategory }, ...(d.mailboxes ? { mailboxes: copyMailboxes(d.mailboxes) } : {}) })),
     failures: entry.failures.map((f) => ({ ...f, node: { ...f.node }, params: { ...f.params } })),
   };
+}
+
+function copyMailboxes(mailboxes: Record<string, MailboxCounts>): Record<string, MailboxCounts> {
+  return Object.fromEntries(Object.entries(mailboxes).map(([address, c]) => [address, { ...c }]));
+}
+
+function countMailbox(day: DayCounts, mailbox: string | undefined, field: keyof MailboxCounts): void {
+  if (!mailbox) return;
+  const address = mailbox.toLowerCase();
+  const mailboxes = (day.mailboxes ??= {});
+  let counts = mailboxes[address];
+  if (!counts) {
+    // Bounded by the connection's permitted mailboxes already; the cap only guards the file.
+    if (Object.keys(mailboxes).length >= MAX_MAILBOXES || address.length > ADDRESS_MAX) return;
+    counts = mailboxes[address] = { sent: 0, failed: 0 };
+  }
+  counts[field]++;
+}
+
+/** A day's mailboxes from the file: at most MAX_MAILBOXES addresses of plausible length. */
+function readMailboxes(value: unknown): Record<string, MailboxCounts> | undefined {
+  if (!isObject(value)) return undefined;
+  const out: Record<string, MailboxCounts> = {};
+  for (const [address, c] of Object.entries(value).slice(0, MAX_MAILBOXES)) {
+    if (address.length === 0 || address.length > ADDRESS_MAX || !isObject(c)) continue;
+    out[address.toLowerCase()] = { sent: count(c.sent), failed: count(c.failed) };
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -350,7 +395,8 @@ function readEntry(key: string, value: unknown): KeyUsage | undefined {
     if (isObject(d.failedByCategory)) {
       for (const c of CATEGORIES) if (count(d.failedByCategory[c])) byCategory[c] = count(d.failedByCategory[c]);
     }
-    days.push({ date: d.date, sent: count(d.sent), failed: count(d.failed), failedByCategory: byCategory, throttled: count(d.throttled), retried: count(d.retried) });
+    const mailboxes = readMailboxes(d.mailboxes);
+    days.push({ date: d.date, sent: count(d.sent), failed: count(d.failed), failedByCategory: byCategory, throttled: count(d.throttled), retried: count(d.retried), ...(mailboxes ? { mailboxes } : {}) });
   }
   days.sort((a, b) => a.date.localeCompare(b.date));
   const failures: FailureRecord[] = [];

@@ -102,6 +102,10 @@ describe('From per message', () => {
     expect(stats.maxConcurrentPerAppMailbox[key(SANDBOX.senderEmail)]).toBe(4);
     expect(stats.maxConcurrentPerAppMailbox[key(REPORTS)]).toBe(4);
     expect(stats.throttled).toBe(0);
+    // Usage Data counts per mailbox within the connection.
+    const usage = (await helper.request().get('/office365-mail/usage')).body as { connections: Array<{ sent: number; mailboxes: Record<string, { sent: number; failed: number }> }> };
+    expect(usage.connections[0].sent).toBe(48);
+    expect(usage.connections[0].mailboxes).toEqual({ [SANDBOX.senderEmail.toLowerCase()]: { sent: 24, failed: 0 }, [REPORTS.toLowerCase()]: { sent: 24, failed: 0 } });
   });
 
   it('a listed mailbox outside the app\'s RBAC scope fails as permission with a hint naming the mailbox', async () => {

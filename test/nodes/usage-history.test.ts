@@ -60,7 +60,7 @@ describe('usage data across deploys and restarts', () => {
     expect(afterRedeploy.recentFailures[0]).toMatchObject({ category: 'auth', aadsts: 7000215, hint: expect.stringContaining('hints.invalidSecret'), node: { id: 'e1' } });
     // The editor renders the keys in its own language and folds Microsoft's text.
     expect(afterRedeploy.recentFailures[0]).toMatchObject({ keys: { hintKey: 'node-red-contrib-office365-mail/email-task:email-task.hints.invalidSecret' }, details: expect.stringContaining('AADSTS7000215') });
-    expect(afterRedeploy.days).toEqual([{ date: today(), sent: 1, failed: 1, failedByCategory: { auth: 1 }, throttled: 0, retried: 0 }]);
+    expect(afterRedeploy.days).toEqual([{ date: today(), sent: 1, failed: 1, failedByCategory: { auth: 1 }, throttled: 0, retried: 0, mailboxes: { [SANDBOX.senderEmail.toLowerCase()]: { sent: 1, failed: 1 } } }]);
     expect(Date.parse(String(afterRedeploy.since))).not.toBeNaN();
 
     // An unrelated flow replaces everything: the evidence stays, marked removed.

@@ -80,6 +80,29 @@ describe('UsageStore', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('counts per mailbox within a key over the kept days, reads them back, and caps what it reads', () => {
+    const store = open({ writeDelayMs: 60_000 });
+    const recorder = new UsageRecorder(store, 'k');
+    recorder.recordSent(clock.now, 'Alerts@contoso.com');
+    recorder.recordSent(clock.now, 'reports@contoso.com');
+    recorder.recordFailure(node, authFailure, clock.now, 'reports@contoso.com');
+    // A mail refused before its sender was known counts for the key only.
+    recorder.recordFailure(node, authFailure, clock.now);
+    clock.now = new Date(clock.now.getTime() + DAY);
+    recorder.recordSent(clock.now, 'alerts@contoso.com');
+    store.flush();
+    const expected = { 'alerts@contoso.com': { sent: 2, failed: 0 }, 'reports@contoso.com': { sent: 1, failed: 1 } };
+    expect(recorder.snapshot(0)).toMatchObject({ sent: 3, failed: 2, mailboxes: expected });
+    expect(new UsageRecorder(open(), 'k').snapshot(0).mailboxes).toEqual(expected);
+
+    // A hand-edited file: counts that are not counts become 0, overlong addresses are dropped.
+    const data = stored();
+    const days = data.keys.k.days as Array<Record<string, unknown>>;
+    days[0].mailboxes = { 'ok@contoso.com': { sent: 'many', failed: 2 }, ['x'.repeat(400)]: { sent: 1, failed: 0 }, 'bad@contoso.com': 'junk' };
+    fs.writeFileSync(file, JSON.stringify(data));
+    expect(new UsageRecorder(open(), 'k').snapshot(0).mailboxes).toEqual({ 'ok@contoso.com': { sent: 0, failed: 2 }, 'alerts@contoso.com': { sent: 1, failed: 0 } });
+  });
+
   it('keeps counters of the last 30 days only, one entry per UTC day', () => {
     const store = open();
     const recorder = new UsageRecorder(store, 'k');
