@@ -23,7 +23,7 @@ import { emailNodeFlow, emailTaskFlow } from './lib/flows';
 import { NodeRedProcess } from './lib/node-red-process';
 import { formatSummary, summarise, type ProfileSummary } from './lib/profile-summary';
 import { startSmtp, type LocalSmtp } from './lib/smtp';
-import { fixed, median, table } from './lib/stats';
+import { fixed, intFromEnv, median, table } from './lib/stats';
 
 type ScenarioId = 'us' | 'flowOnly' | 'axiosInNodeRed' | 'emailNode' | 'axios' | 'https';
 
@@ -65,13 +65,6 @@ interface Totals {
   tokenRequests: number;
 }
 
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}, not "${raw}".`);
-  return value;
-}
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');

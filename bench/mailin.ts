@@ -29,7 +29,7 @@ import type { RecordedRequest } from '../sandbox/state';
 import { sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess, procStatCpuMs } from './lib/node-red-process';
-import { fixed, median } from './lib/stats';
+import { fixed, intFromEnv, median } from './lib/stats';
 import { formatSummary, summarise } from './lib/profile-summary';
 import { startProfile } from './lib/profile-session';
 import { connectionConfig, connectionNode, helper } from '../test/support/node-red';
@@ -40,13 +40,6 @@ import { MESSAGE_SELECT } from '../nodes/lib/mail-in-message';
 const mailInNode = require(path.join(__dirname, '..', 'dist', 'nodes', 'office365-mail-in.js'));
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, not "${raw}".`);
-  return value;
-}
 
 const NODES = intFromEnv('BENCH_MAILIN_NODES', 100);
 const POLL_ROUNDS = intFromEnv('BENCH_MAILIN_ROUNDS', 6);

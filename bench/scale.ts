@@ -24,15 +24,8 @@ import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../scripts/local-n
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess } from './lib/node-red-process';
 import { formatSummary, summarise } from './lib/profile-summary';
-import { fixed } from './lib/stats';
+import { fixed, intFromEnv } from './lib/stats';
 
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number ≥ 1, not "${raw}".`);
-  return value;
-}
 
 const N = intFromEnv('BENCH_SCALE_N', 1000);
 const APPS = intFromEnv('BENCH_SCALE_APPS', 100);

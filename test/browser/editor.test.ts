@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
-import { startPackedNodeRed, type RunningNodeRed } from './node-red';
+import { launchChromium, startPackedNodeRed, type RunningNodeRed } from './node-red';
 
 jest.setTimeout(300_000);
 
@@ -131,11 +131,7 @@ beforeAll(async () => {
   const started = nodeRed.log().length;
   await axios.post(`${nodeRed.url}/flows`, startingFlow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
   await nodeRed.waitForLog('Started flows', started);
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium(executablePath);
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 });
 

@@ -6,6 +6,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 import { spawnNodeRed, writeSettings } from '../../scripts/local-node-red';
 import { freePort } from '../support/ports';
 
@@ -78,4 +79,13 @@ export async function startPackedNodeRed(): Promise<RunningNodeRed> {
       fs.rmSync(userDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Debian's Chromium, headless, as every browser test runs it (root in CI needs --no-sandbox). */
+export function launchChromium(executablePath: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
 }

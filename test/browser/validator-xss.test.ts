@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './node-red';
 import { spawnNodeRed, writeSettings } from '../../scripts/local-node-red';
 import { freePort } from '../support/ports';
 
@@ -43,11 +44,7 @@ beforeAll(async () => {
     nodeRed.once('exit', () => reject(new Error(`Node-RED exited: ${log}`)));
   });
   url = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium(CHROMIUM);
   page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
 });
 
