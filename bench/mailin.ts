@@ -29,7 +29,7 @@ import type { RecordedRequest } from '../sandbox/state';
 import { sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess, procStatCpuMs } from './lib/node-red-process';
-import { fixed, intFromEnv, median } from './lib/stats';
+import { fixed, intFromEnv, median, saveResult } from './lib/stats';
 import { formatSummary, summarise } from './lib/profile-summary';
 import { startProfile } from './lib/profile-session';
 import { connectionConfig, connectionNode, helper } from '../test/support/node-red';
@@ -371,15 +371,8 @@ async function main(): Promise<void> {
     burst: burstResult,
     goals,
   };
-  fs.writeFileSync(path.join(RESULTS_DIR, 'mailin.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const latestFile = path.join(RESULTS_DIR, 'latest.json');
-  let latest: Record<string, unknown> = {};
-  try {
-    latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as Record<string, unknown>;
-  } catch {
-    // no earlier run
-  }
-  fs.writeFileSync(latestFile, `${JSON.stringify({ ...latest, mailin: result }, null, 2)}\n`);
+  // Run alone, it updates latest.json's `mailin` entry.
+  saveResult(RESULTS_DIR, 'mailin', result);
   if (idleResult.failedRequests > 0) throw new Error(`${idleResult.failedRequests} poll requests failed`);
 }
 

@@ -24,7 +24,7 @@ import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../scripts/local-n
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess } from './lib/node-red-process';
 import { formatSummary, summarise } from './lib/profile-summary';
-import { fixed, intFromEnv } from './lib/stats';
+import { fixed, intFromEnv, saveResult } from './lib/stats';
 
 
 const N = intFromEnv('BENCH_SCALE_N', 1000);
@@ -299,16 +299,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
     const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, goals };
-    fs.writeFileSync(path.join(RESULTS_DIR, 'scale.json'), `${JSON.stringify(result, null, 2)}\n`);
-    // Run alone, it updates latest.json's `scale` entry; `npm run bench` copies scale.json in.
-    const latestFile = path.join(RESULTS_DIR, 'latest.json');
-    let latest: Record<string, unknown> = {};
-    try {
-      latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as Record<string, unknown>;
-    } catch {
-      // no earlier run
-    }
-    fs.writeFileSync(latestFile, `${JSON.stringify({ ...latest, scale: result }, null, 2)}\n`);
+    // Run alone, it updates latest.json's `scale` entry.
+    saveResult(RESULTS_DIR, 'scale', result);
     if (many.notDelivered || multi.notDelivered) throw new Error(`${many.notDelivered + multi.notDelivered} mails not delivered (first error: ${many.failureCodes ? JSON.stringify(many.failureCodes) : 'none'})`);
   } finally {
     await nr?.stop();

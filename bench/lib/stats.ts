@@ -1,4 +1,5 @@
-/** Small numeric helpers for the bench: medians and fixed formatting. */
+/** Small helpers for the bench: medians, fixed formatting, sizes from the environment, saving results. */
+import fs from 'node:fs';
 
 export function median(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
@@ -26,4 +27,17 @@ export function intFromEnv(name: string, fallback: number, min = 1): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min}, not "${raw}".`);
   return value;
+}
+
+/** Writes one scenario's result to its own file and as its entry of latest.json (other entries kept). */
+export function saveResult(dir: string, name: string, result: unknown): void {
+  fs.writeFileSync(`${dir}/${name}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  const latestFile = `${dir}/latest.json`;
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // no earlier run
+  }
+  fs.writeFileSync(latestFile, `${JSON.stringify({ ...latest, [name]: result }, null, 2)}\n`);
 }
