@@ -130,10 +130,11 @@ export class NodeRedProcess {
     child.stdout?.on('data', (chunk: Buffer) => proc.onOutput(chunk));
     child.stderr?.on('data', (chunk: Buffer) => proc.onOutput(chunk));
     try {
-      // The flows Node-RED starts with (none) are started after it listens: wait for both.
-      const url = (await proc.waitFor(/Server now running at (http:\/\/127\.0\.0\.1:\d+)\//))[1];
-      await proc.waitFor(/Started flows/);
-      proc.url = url;
+      // Both lines, in whichever order they come (waiting for one after the other hung once:
+      // the first wait consumed the output holding the second).
+      const [listening] = await Promise.all([proc.waitFor(/Server now running at (http:\/\/127\.0\.0\.1:\d+)\//, undefined, false), proc.waitFor(/Started flows/, undefined, false)]);
+      proc.pending = '';
+      proc.url = listening[1];
       return proc;
     } catch (err) {
       proc.killNow();
@@ -150,8 +151,8 @@ export class NodeRedProcess {
     for (const waiter of [...this.waiters]) waiter();
   }
 
-  /** Resolves with the match once Node-RED prints `pattern` (in output not yet matched). */
-  private waitFor(pattern: RegExp, failure = /Waiting for missing types/): Promise<RegExpExecArray> {
+  /** Resolves with the match once Node-RED prints `pattern` (in output not yet matched; `consume`: later waits look only after it). */
+  private waitFor(pattern: RegExp, failure = /Waiting for missing types/, consume = true): Promise<RegExpExecArray> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const match = pattern.exec(this.pending);
@@ -159,7 +160,7 @@ export class NodeRedProcess {
         if (!match && !failed) return;
         done();
         if (match) {
-          this.pending = this.pending.slice(match.index + match[0].length);
+          if (consume) this.pending = this.pending.slice(match.index + match[0].length);
           resolve(match);
         }
         else reject(new Error(`Node-RED (${this.name}): ${failed?.[0]}\n${this.recentOutput()}`));
