@@ -99,15 +99,14 @@ export interface ReadCall {
   maxBytes?: number;
 }
 
-export interface ReadResult extends GraphCallResult {
+/** A 2xx answer of Graph with its ids. */
+export interface GraphResponse extends GraphCallResult {
   status: number;
   data: unknown;
 }
 
-interface GraphResponse extends GraphCallResult {
-  status: number;
-  data: unknown;
-}
+/** What a read (`GraphClient.read`) gives. */
+export type ReadResult = GraphResponse;
 
 interface GraphErrorBody {
   error?: { code?: string; message?: string; innerError?: { 'request-id'?: string } };
@@ -336,8 +335,8 @@ function parseJsonBuffer(bytes: Buffer): unknown {
   }
 }
 
-/** A 2xx answer without what Graph always sends (a draft id, an upload URL). */
-function unexpectedAnswer(response: GraphResponse): MailError {
+/** A 2xx answer without what Graph always sends (a draft id, an upload URL, a delta page's links). */
+export function unexpectedAnswer(response: Omit<GraphResponse, 'data'>): MailError {
   return new MailError({
     category: 'server',
     code: 'UnexpectedAnswer',
