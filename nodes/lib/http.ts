@@ -151,9 +151,21 @@ export function clientOn(pool: HttpPool, release: () => void): HttpClient {
   // Every request in flight listens on it; many at once is expected.
   setMaxListeners(0, own.signal);
   const shared = pool.axios;
+  // A caller passes the same signal with every request (an email task's, a watcher's): combined
+  // with ours once, not per request (AbortSignal.any was 3% of the email task's CPU per mail).
+  const combinedWith = new WeakMap<AbortSignal, AbortSignal>();
+  const combine = (signal: AbortSignal): AbortSignal => {
+    let combined = combinedWith.get(signal);
+    if (!combined) {
+      combined = AbortSignal.any([signal, own.signal]);
+      setMaxListeners(0, combined);
+      combinedWith.set(signal, combined);
+    }
+    return combined;
+  };
   const request: AxiosInstance['request'] = (config) => {
     const signal = config.signal as AbortSignal | undefined;
-    const combined = signal ? AbortSignal.any([signal, own.signal]) : own.signal;
+    const combined = signal ? combine(signal) : own.signal;
     return pool.whenFree(config.url ?? '', combined, () => shared.request({ ...config, signal: combined }));
   };
   const instance = Object.assign(Object.create(shared) as AxiosInstance, { request });
