@@ -109,8 +109,10 @@ export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>,
       ...history(RED, snapshot, stored),
     });
   }
-  for (const entry of store.all()) {
-    if (seen.has(entry.key) || (only !== undefined && entry.key !== only)) continue;
+  // The keys no deployed connection uses: every one, or the one asked for.
+  const others = only === undefined ? store.all(seen) : seen.has(only) ? [] : [store.get(only)];
+  for (const entry of others) {
+    if (!entry) continue;
     list.push({
       id: null,
       key: entry.key,
