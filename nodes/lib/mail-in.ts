@@ -222,6 +222,20 @@ export class MailInWatcher {
     }, ms);
   }
 
+  /**
+   * The next regular poll, on the wall clock's grid of the interval (every node with a 10 s
+   * interval polls at :00, :10, :20...), at least half an interval after this one: the polls of
+   * many nodes then share one wake-up of the process and go out together over the shared pool,
+   * which costs about half the CPU of the same polls spread over the interval (bench:mailin).
+   */
+  private scheduleNext(): void {
+    const interval = this.settings.pollIntervalMs;
+    const now = Date.now();
+    let next = Math.ceil(now / interval) * interval;
+    if (next - now < interval / 2) next += interval;
+    this.schedule(next - now);
+  }
+
   private async pollOnce(): Promise<PollOutcome> {
     if (this.stopping.signal.aborted) return { emitted: 0 };
     let outcome: PollOutcome;
@@ -230,11 +244,11 @@ export class MailInWatcher {
       this.failures = 0;
       outcome = { emitted };
       this.handlers.event(emitted > 0 ? { kind: 'emitted', count: emitted } : { kind: 'watching' });
-      this.schedule(this.settings.pollIntervalMs);
+      this.scheduleNext();
     } catch (err) {
       // A redeploy ended the poll (or the connection's requests): nothing to report.
       if (this.stopping.signal.aborted || (err instanceof MailError && (err.category === 'cancelled' || err.code === 'ERR_CANCELED'))) {
-        this.schedule(this.settings.pollIntervalMs);
+        this.scheduleNext();
         return { emitted: 0 };
       }
       const error = forReading(err instanceof MailError ? err : internalError());

@@ -1,7 +1,11 @@
 /** The mail-in node's pure parts: the e-mail in mapping, HTML to text, settings, the cursor rules. */
 import { htmlToText, refersToInline, toMailInMessage, type GraphMessage } from '../../nodes/lib/mail-in-message';
 import { EMITTED_MAX, parseCursor, remember, secondAfter, wasEmitted, type Cursor } from '../../nodes/lib/mail-in-cursor';
-import { MAIL_IN_DEFAULTS, forReading, readMailInSettings } from '../../nodes/lib/mail-in';
+import { MAIL_IN_DEFAULTS, MailInWatcher, forReading, readMailInSettings } from '../../nodes/lib/mail-in';
+import type { GraphClient } from '../../nodes/lib/graph';
+import type { TokenProvider } from '../../nodes/lib/token';
+import type { CursorStore } from '../../nodes/lib/mail-in-cursor';
+import { MailboxLimits, RecipientLog } from '../../nodes/lib/registry';
 import { MailError, graphError } from '../../nodes/lib/errors';
 
 const connection = { senderEmail: 'Alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] };
@@ -153,5 +157,39 @@ describe('forReading', () => {
     expect(denied).toMatchObject({ category: 'permission', messageKey: 'graphRefusedRead', hintKey: 'readAccessDenied' });
     const network = new MailError({ category: 'network', code: 'ECONNREFUSED', messageKey: 'networkFailed', hintKey: 'network' });
     expect(forReading(network)).toBe(network);
+  });
+});
+
+describe('the poll schedule', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it("polls on the clock's grid of the interval, at least half an interval after the last poll", async () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-01T12:00:07.000Z') });
+    const polls: string[] = [];
+    // Pure unit: Graph answers with the folder's id and then empty delta pages.
+    const graph = {
+      isOwnLink: () => true,
+      read: async ({ url }: { url: string }) => {
+        // The folder's id first (once), then a delta request per poll.
+        if (!url.includes('delta')) return { status: 200, data: { id: 'inbox-id' }, requestId: '', clientRequestId: '' };
+        polls.push(new Date().toISOString().slice(11, 19));
+        return { status: 200, data: { value: [], '@odata.deltaLink': 'https://graph.example/v1.0/delta?$deltatoken=x' }, requestId: '', clientRequestId: '' };
+      },
+    } as unknown as GraphClient;
+    const tokens = { getToken: async () => ({ token: 't', expiresOn: new Date(Date.now() + 3600_000) }) } as unknown as TokenProvider;
+    const cursor: Cursor = { emitted: [] };
+    const cursors = { load: async () => cursor, save: async () => undefined } as unknown as CursorStore;
+    const settings = readMailInSettings({ pollInterval: 10, start: 'all' }, connection);
+    const watcher = new MailInWatcher(settings, { graph, tokens, limits: new MailboxLimits(new RecipientLog()), cursors }, { emit: () => undefined, event: () => undefined });
+    await watcher.pollNow();
+    expect(polls).toEqual(['12:00:07']);
+    // 12:00:10 is under half an interval away: the next grid point, 12:00:20.
+    await jest.advanceTimersByTimeAsync(12_999);
+    expect(polls).toEqual(['12:00:07']);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(polls).toEqual(['12:00:07', '12:00:20']);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(polls).toEqual(['12:00:07', '12:00:20', '12:00:30']);
+    await watcher.close();
   });
 });
