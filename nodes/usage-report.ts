@@ -6,7 +6,7 @@
  */
 import type { NodeAPI } from 'node-red';
 import { credentialExpiry } from './lib/expiry';
-import { snapshotOf, type FailureRecord, type UsageSnapshot } from './lib/usage-recorder';
+import { snapshotFrom, type FailureRecord, type UsageSnapshot } from './lib/usage-recorder';
 import type { KeyUsage, UsageStore } from './lib/usage-store';
 import type { ConnectionNode } from './node-red-runtime';
 import { errorKeys, errorText, problemText } from './texts';
@@ -15,7 +15,7 @@ import { errorKeys, errorText, problemText } from './texts';
 export const USAGE_TOPIC = 'office365-mail/usage';
 
 /** How long changes are gathered before one message goes out. */
-export const COALESCE_MS = 250;
+export const COALESCE_MS = 1000;
 
 export class UsageFeed {
   private timer: NodeJS.Timeout | undefined;
@@ -93,8 +93,9 @@ export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>,
     // One entry per key: a second connection with the same Key shares its history.
     if (node.key && seen.has(node.key)) continue;
     seen.add(node.key);
+    // A keyed connection's history is the store's, read once here; one without a Key keeps its own in memory.
     const stored = node.key ? store.get(node.key) : undefined;
-    const snapshot = node.runtime?.mailer.snapshot() ?? (node.key ? snapshotOf(store, node.key, 0) : undefined);
+    const snapshot = node.key ? snapshotFrom(stored, node.runtime?.tokens.tokenRequests ?? 0) : node.runtime?.mailer.snapshot();
     const expiry = node.runtime ? credentialExpiry(node.runtime.settings) : undefined;
     list.push({
       id: node.id,
@@ -123,7 +124,7 @@ export function usageReport(RED: NodeAPI, connections: Iterable<ConnectionNode>,
       credentialExpiresInDays: null,
       credentialExpiryWarning: false,
       problems: [],
-      ...history(RED, snapshotOf(store, entry.key, 0), entry),
+      ...history(RED, snapshotFrom(entry, 0), entry),
     });
   }
   return { connections: list };

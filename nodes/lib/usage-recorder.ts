@@ -4,7 +4,7 @@
  * recorder is made on its own).
  */
 import { failureReport, type ErrorCategory, type MailError } from './errors';
-import { RECENT_FAILURES, UsageStore, type FailureRecord, type MailboxCounts } from './usage-store';
+import { RECENT_FAILURES, UsageStore, type FailureRecord, type KeyUsage, type MailboxCounts } from './usage-store';
 import type { NodeRef } from './types';
 
 export { RECENT_FAILURES, type FailureRecord };
@@ -55,7 +55,11 @@ export class UsageRecorder {
 
 /** One key's totals over the kept days, with its recent failures. */
 export function snapshotOf(store: UsageStore, key: string, tokenRequests: number): UsageSnapshot {
-  const entry = store.get(key);
+  return snapshotFrom(store.get(key), tokenRequests);
+}
+
+/** The same from a key's data already read (a usage report reads each key once). */
+export function snapshotFrom(entry: KeyUsage | undefined, tokenRequests: number): UsageSnapshot {
   const totals = { sent: 0, failed: 0, throttled: 0, retried: 0 };
   const failedByCategory: Partial<Record<ErrorCategory, number>> = {};
   const mailboxes: Record<string, MailboxCounts> = {};

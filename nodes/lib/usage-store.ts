@@ -17,10 +17,13 @@ export const USAGE_FILE = 'office365-mail-usage.json';
 export const USAGE_DAYS = 30;
 /** Failures kept per key, newest first, with every detail. */
 export const RECENT_FAILURES = 50;
-/** Keys kept (deployed and removed): more than any real flow has; the file stays small. */
-export const MAX_KEYS = 500;
-/** A larger file is not read (50 failures × 500 keys at ~1 KB each stay well under it). */
-export const MAX_FILE_BYTES = 32 * 1024 * 1024;
+/**
+ * Keys kept (deployed and removed): twice the thousand connections one runtime is built to serve
+ * (bench:scale). With fewer, a larger flow evicted keys in use on every mail.
+ */
+export const MAX_KEYS = 2000;
+/** A larger file is not read (typical keys take a few KB; 50 failures of ~1 KB on most of 2,000 keys stay under it). */
+export const MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** How long changes are gathered before the file is written. */
 export const WRITE_DELAY_MS = 1000;
 
