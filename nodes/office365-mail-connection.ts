@@ -46,8 +46,10 @@ export = function register(RED: NodeAPI): void {
     file: typeof userDir === 'string' && userDir ? path.join(userDir, USAGE_FILE) : undefined,
     warn: (key, params) => RED.log.warn(RED._(`office365-mail-connection.usageStore.${key}`, params)),
   });
-  // Open editors (the Usage Data sidebar) hear of every change without polling.
-  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => usageReport(RED, connections, store));
+  // Open editors (the Usage Data sidebar) hear that something changed and fetch GET /usage: the
+  // report is built only when an editor asks (not for every change of 1,000 connections while
+  // nobody watches), and only for users the endpoint's permission lets read it (comms reaches all).
+  const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => ({ changed: new Date().toISOString() }));
   store.on('changed', () => feed.changed());
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {

@@ -11,7 +11,7 @@ import type { KeyUsage, UsageStore } from './lib/usage-store';
 import type { ConnectionNode } from './node-red-runtime';
 import { errorKeys, errorText, problemText } from './texts';
 
-/** The comms topic the Usage Data sidebar subscribes to; the payload is GET /office365-mail/usage's body. */
+/** The comms topic the Usage Data sidebar subscribes to; the payload only says that something changed (the sidebar then reads GET /office365-mail/usage). */
 export const USAGE_TOPIC = 'office365-mail/usage';
 
 /** How long changes are gathered before one message goes out. */

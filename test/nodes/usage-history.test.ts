@@ -12,6 +12,8 @@ import { SANDBOX } from '../../sandbox/config';
 import { USAGE_FILE } from '../../nodes/lib/usage-store';
 import { helper, redeploy, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's runtime event bus, on which RED.comms.publish travels
+const { events } = require('@node-red/util') as { events: import('node:events').EventEmitter };
 
 const WRONG_SECRET = 'wrong-secret-value-for-usage';
 
@@ -94,6 +96,29 @@ describe('usage data across deploys and restarts', () => {
       ['renamed', 0, false],
       ['sandbox', 1, true],
     ]);
+  });
+
+  it('editors hear of a change over comms without the data itself (it is read through the permission-checked endpoint)', async () => {
+    // Node-RED's runtime publishes RED.comms messages as "comms" events to every connected editor.
+    const messages: Array<{ topic: string; data: unknown }> = [];
+    let announced: () => void = () => undefined;
+    const listen = (m: { topic: string; data: unknown }): void => {
+      if (m.topic !== 'office365-mail/usage') return;
+      messages.push(m);
+      announced();
+    };
+    events.on('comms', listen);
+    try {
+      await loadMailFlow(mailFlow(sandbox));
+      const heard = new Promise<void>((resolve) => (announced = resolve));
+      await sendOne('announced');
+      await heard;
+      expect(messages.length).toBeGreaterThan(0);
+      for (const m of messages) expect(m.data).toEqual({ changed: expect.any(String) });
+      expect(JSON.stringify(messages)).not.toContain(SANDBOX.senderEmail);
+    } finally {
+      events.off('comms', listen);
+    }
   });
 
   it('one key by query or path; clear forgets it (JSON only, a Key required)', async () => {
