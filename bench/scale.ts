@@ -23,7 +23,7 @@ import { SHARED_POOL_SOCKETS } from '../nodes/lib/http';
 import { EMAIL_TASK_DEFAULTS, sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess } from './lib/node-red-process';
-import { formatSummary, summarise } from './lib/profile-summary';
+import { formatHeapSummary, formatSummary, summarise, summariseHeap } from './lib/profile-summary';
 import { fixed, intFromEnv, saveResult } from './lib/stats';
 
 
@@ -31,8 +31,13 @@ const N = intFromEnv('BENCH_SCALE_N', 1000);
 const APPS = intFromEnv('BENCH_SCALE_APPS', 100);
 const LATENCY_MS = intFromEnv('BENCH_SCALE_LATENCY', 100);
 const RESULTS_DIR = path.join(__dirname, 'results');
-/** BENCH_SCALE_PROFILE=1: a CPU profile of the Node-RED process over the 1,000 mails (bench/results/profiles/scale.cpuprofile). */
-const PROFILE = process.env.BENCH_SCALE_PROFILE === '1';
+/**
+ * BENCH_SCALE_PROFILE=1: a CPU profile of the Node-RED process over the 1,000 mails
+ * (bench/results/profiles/scale.cpuprofile); `heap`: where their allocations go instead
+ * (scale.heapprofile, every allocation sampled including what GC freed).
+ */
+const PROFILE = process.env.BENCH_SCALE_PROFILE === '1' || process.env.BENCH_SCALE_PROFILE === 'heap';
+const HEAP_PROFILE = process.env.BENCH_SCALE_PROFILE === 'heap';
 const MB = 1024 * 1024;
 
 const TAB = 'sca1e000000000001';
@@ -54,7 +59,7 @@ const go = () => {
   node.send({ to: 'ada@example.com', topic: 'scale', payload: 'One mail from every mailbox at once.' });
 };
 if (run.profile) {
-  run.profiler = bench.startProfile();
+  run.profiler = bench.startProfile(msg.payload.profileFile.endsWith('.heapprofile') ? 'heap' : 'cpu');
   run.profiler.started.then(go);
 } else go();
 return null;
@@ -259,7 +264,7 @@ async function main(): Promise<void> {
     let profileFile: string | undefined;
     if (PROFILE) {
       fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
-      profileFile = path.join(RESULTS_DIR, 'profiles', 'scale.cpuprofile');
+      profileFile = path.join(RESULTS_DIR, 'profiles', HEAP_PROFILE ? 'scale.heapprofile' : 'scale.cpuprofile');
     }
     const many = await part(nr, sandbox, oneApp, profileFile);
     const manyApps = Array.from({ length: APPS }, (_, i) => ({ applicationId: manyAppsId(i + 1), clientSecret: manyAppsSecret(i + 1), sender: manySendersAddress(i + 1) }));
@@ -297,7 +302,8 @@ async function main(): Promise<void> {
       `  delivered             ${multi.delivered} of ${APPS} (failed: ${multi.failed})`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
+    if (profileFile && HEAP_PROFILE) process.stdout.write(`\n${formatHeapSummary(summariseHeap(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
+    else if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
     const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, goals };
     // Run alone, it updates latest.json's `scale` entry.
     saveResult(RESULTS_DIR, 'scale', result);

@@ -32,13 +32,24 @@ export async function startProfile(intervalUs = 200): Promise<ProfileHandle> {
 
 /** The same, as JavaScript source for the Node-RED settings file (which Node-RED loads untranspiled). */
 export const PROFILE_SESSION_JS = `
-function benchStartProfile(intervalUs) {
+function benchStartProfile(intervalUs, kind) {
   const inspector = require('node:inspector');
   const fs = require('node:fs');
   const session = new inspector.Session();
   session.connect();
   const post = (method, params) => new Promise((resolve, reject) =>
     session.post(method, params || {}, (err, result) => (err ? reject(err) : resolve(result))));
+  if (kind === 'heap') {
+    // Every allocation sampled, also what GC freed since: where the memory of a run goes.
+    const started = post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return {
+      started,
+      stop: (file) => started.then(() => post('HeapProfiler.stopSampling')).then(({ profile }) => {
+        session.disconnect();
+        fs.writeFileSync(file, JSON.stringify(profile));
+      }),
+    };
+  }
   const started = post('Profiler.enable')
     .then(() => post('Profiler.setSamplingInterval', { interval: intervalUs || 200 }))
     .then(() => post('Profiler.start'));

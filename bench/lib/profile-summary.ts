@@ -101,6 +101,60 @@ export function summarise(file: string, topCount = 20): ProfileSummary {
   };
 }
 
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+
+export interface HeapSummary {
+  file: string;
+  totalMb: number;
+  categories: { category: string; mb: number; share: number }[];
+  top: { fn: string; where: string; category: string; mb: number; share: number }[];
+}
+
+/** Bytes allocated per owner and per function in a V8 sampling heap profile (HeapProfiler.stopSampling). */
+export function summariseHeap(file: string, topCount = 20): HeapSummary {
+  const { head } = JSON.parse(fs.readFileSync(file, 'utf8')) as { head: HeapNode };
+  const categories = new Map<string, number>();
+  const functions = new Map<string, { fn: string; where: string; category: string; bytes: number }>();
+  const stack = [head];
+  while (stack.length) {
+    const node = stack.pop() as HeapNode;
+    stack.push(...node.children);
+    if (!node.selfSize) continue;
+    const frame = node.callFrame;
+    const category = categoryOf(frame);
+    categories.set(category, (categories.get(category) ?? 0) + node.selfSize);
+    const where = frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : '';
+    const key = `${frame.functionName}|${where}`;
+    const entry = functions.get(key) ?? { fn: frame.functionName || '(anonymous)', where, category, bytes: 0 };
+    entry.bytes += node.selfSize;
+    functions.set(key, entry);
+  }
+  const total = [...categories.values()].reduce((a, b) => a + b, 0);
+  const share = (b: number): number => (total ? b / total : 0);
+  return {
+    file,
+    totalMb: total / 1024 / 1024,
+    categories: [...categories].sort((a, b) => b[1] - a[1]).map(([category, b]) => ({ category, mb: b / 1024 / 1024, share: share(b) })),
+    top: [...functions.values()]
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, topCount)
+      .map(({ bytes, ...f }) => ({ ...f, mb: bytes / 1024 / 1024, share: share(bytes) })),
+  };
+}
+
+export function formatHeapSummary(summary: HeapSummary, title: string): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(5)}%`;
+  const lines = [`${title}: ${summary.totalMb.toFixed(1)} MB allocated in the profiled run (${path.basename(summary.file)})`];
+  for (const c of summary.categories) lines.push(`  ${pct(c.share)}  ${c.mb.toFixed(1).padStart(6)} MB  ${c.category}`);
+  lines.push('  top functions (bytes allocated):');
+  for (const f of summary.top) lines.push(`  ${pct(f.share)}  ${f.mb.toFixed(1).padStart(6)} MB  ${f.fn}  ${f.where}  [${f.category}]`);
+  return lines.join('\n');
+}
+
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
