@@ -38,7 +38,16 @@ const RESULTS_DIR = path.join(__dirname, 'results');
  */
 const PROFILE = process.env.BENCH_SCALE_PROFILE === '1' || process.env.BENCH_SCALE_PROFILE === 'heap';
 const HEAP_PROFILE = process.env.BENCH_SCALE_PROFILE === 'heap';
+/** BENCH_SCALE_GC=1: every memory figure after a full GC (not the goal's figure: Node-RED runs without --expose-gc). */
+const AFTER_GC = process.env.BENCH_SCALE_GC === '1';
 const MB = 1024 * 1024;
+/**
+ * BENCH_SCALE_SNAPSHOT=ms: a heap snapshot of Node-RED that long after the mails start (while they
+ * are in flight), bench/results/profiles/scale.heapsnapshot, to see what each mail holds meanwhile.
+ */
+const SNAPSHOT = process.env.BENCH_SCALE_SNAPSHOT
+  ? { snapshotFile: path.join(__dirname, 'results', 'profiles', 'scale.heapsnapshot'), snapshotAfterMs: Number(process.env.BENCH_SCALE_SNAPSHOT) }
+  : {};
 
 const TAB = 'sca1e000000000001';
 const TRIGGER = 'sca1e000000000002';
@@ -58,6 +67,7 @@ const go = () => {
   run.cpu0 = bench.cpu();
   node.send({ to: 'ada@example.com', topic: 'scale', payload: 'One mail from every mailbox at once.' });
 };
+if (msg.payload.snapshotFile) setTimeout(() => bench.heapSnapshot(msg.payload.snapshotFile), Number(msg.payload.snapshotAfterMs));
 if (run.profile) {
   run.profiler = bench.startProfile(msg.payload.profileFile.endsWith('.heapprofile') ? 'heap' : 'cpu');
   run.profiler.started.then(go);
@@ -103,7 +113,7 @@ function scaleFlow(sandboxUrl: string, connections: readonly Connection[]): Flow
     { id: COLLECT, type: 'function', z: TAB, name: 'collect', func: COLLECT_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 700, y: 40, wires: [[RESPONSE]] },
     { id: RESPONSE, type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 880, y: 40, wires: [] },
     { id: MEMORY_IN, type: 'http in', z: TAB, name: '', url: '/bench/memory', method: 'get', upload: false, swaggerDoc: '', x: 120, y: 100, wires: [[MEMORY_FN]] },
-    { id: MEMORY_FN, type: 'function', z: TAB, name: 'memory', func: "msg.payload = global.get('bench').memory(); return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 100, wires: [[RESPONSE]] },
+    { id: MEMORY_FN, type: 'function', z: TAB, name: 'memory', func: "msg.payload = global.get('bench').memory(msg.req.query.collect === '1'); return msg;", outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 100, wires: [[RESPONSE]] },
   ];
   connections.forEach((c, i) => {
     const connection = `sca1e2${String(i).padStart(11, '0')}`;
@@ -151,7 +161,7 @@ interface Memory {
 }
 
 async function memoryOf(nr: NodeRedProcess): Promise<Memory> {
-  const res = await fetch(`${nr.url}/bench/memory`);
+  const res = await fetch(`${nr.url}/bench/memory${AFTER_GC ? '?collect=1' : ''}`);
   if (!res.ok) throw new Error(`GET /bench/memory answered ${res.status}`);
   return (await res.json()) as Memory;
 }
@@ -203,7 +213,7 @@ async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly 
   const memDeployed = await memoryOf(nr);
   // Counters from here: the previous deploy's closed connections are not this part's.
   sandbox.reset();
-  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile }) });
+  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile, ...(connections.length === N ? SNAPSHOT : {}) }) });
   if (!res.ok) throw new Error(`The scale run answered ${res.status}: ${await res.text()}\n${nr.recentOutput()}`);
   const answer = (await res.json()) as RunAnswer;
   const rssAfterMails = rssOf(nr.pid);
@@ -252,6 +262,8 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox({ latencyMs: LATENCY_MS, directory: manySenders(N, APPS) });
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: sandbox.caPath, BENCH_SANDBOX_URL: sandbox.url };
   delete env.NODE_OPTIONS;
+  // BENCH_SCALE_GC=1: memory read after a full GC (Node-RED started with --expose-gc), to tell live data from garbage.
+  if (AFTER_GC) env.NODE_OPTIONS = '--expose-gc';
   let nr: NodeRedProcess | undefined;
   const stop = (): void => nr?.killNow();
   process.once('exit', stop);

@@ -128,7 +128,13 @@ module.exports = {
       leanPost: benchLeanFloor,
       leanPoll: benchLeanPoll,
       // Where the RSS goes: V8's heap by space (new space grows under allocation pressure).
-      memory: () => ({ ...process.memoryUsage(), spaces: Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) }),
+      // A heap snapshot of this process (what is live at that moment), for BENCH_SCALE_SNAPSHOT.
+      heapSnapshot: (file) => require('node:v8').writeHeapSnapshot(file),
+      // With collect (and Node started with --expose-gc), after a full GC: live data apart from garbage.
+      memory: (collect) => {
+        if (collect && typeof global.gc === 'function') global.gc();
+        return { ...process.memoryUsage(), spaces: Object.fromEntries(require('node:v8').getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) };
+      },
     },
   },
 };
