@@ -51,6 +51,8 @@ export = function register(RED: NodeAPI): void {
   // nobody watches), and only for users the endpoint's permission lets read it (comms reaches all).
   const feed = new UsageFeed((data) => RED.comms.publish(USAGE_TOPIC, data, false), () => ({ changed: new Date().toISOString() }));
   store.on('changed', () => feed.changed());
+  /** Connections whose close has begun and not finished (mail in flight still ending). */
+  let closing = 0;
 
   function ConnectionNodeConstructor(this: ConnectionNode, config: ConnectionDef): void {
     RED.nodes.createNode(this, config);
@@ -96,9 +98,13 @@ export = function register(RED: NodeAPI): void {
       else feed.changed();
       const runtime = this.runtime;
       this.runtime = undefined;
-      // Mail in flight is counted as it ends; then the file is written at once (a stop may follow).
+      // Mail in flight is counted as it ends; then the file is written at once (a stop may follow),
+      // by the last of the connections closing together only (each flush writes every key: a
+      // redeploy of 1,000 connections wrote the file 1,000 times, 7.9 s, bench:scale).
+      closing++;
       const finish = (): void => {
-        if (connections.size === 0) store.flush();
+        closing--;
+        if (connections.size === 0 && closing === 0) store.flush();
         done();
       };
       if (!runtime) return finish();

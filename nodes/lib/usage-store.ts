@@ -96,6 +96,16 @@ function firstKeptDay(now: Date): string {
   return dayOf(new Date(now.getTime() - (USAGE_DAYS - 1) * DAY_MS));
 }
 
+/** What is kept at a time: days from `firstDay`, removed keys removed after `removedAfter` (ms). */
+interface KeptFrom {
+  firstDay: string;
+  removedAfter: number;
+}
+
+function keptFrom(now: Date): KeptFrom {
+  return { firstDay: firstKeptDay(now), removedAfter: now.getTime() - USAGE_DAYS * DAY_MS };
+}
+
 /**
  * Emits `written` after each write of the file (tests wait on it) and `changed` after each
  * change of the data.
@@ -197,7 +207,7 @@ export class UsageStore extends EventEmitter {
    */
   get(key: string): KeyUsage | undefined {
     const entry = this.keys.get(key);
-    return entry && this.pruneEntry(key, entry, this.now()) ? copy(entry) : undefined;
+    return entry && this.pruneEntry(key, entry, keptFrom(this.now())) ? copy(entry) : undefined;
   }
 
   /** Copies of every key's data, deployed and removed, but those in `except`. */
@@ -273,20 +283,17 @@ export class UsageStore extends EventEmitter {
 
   /** Drops days older than the window and removed keys whose time is up. */
   private prune(): void {
-    const now = this.now();
-    for (const [key, entry] of this.keys) this.pruneEntry(key, entry, now);
+    const kept = keptFrom(this.now());
+    for (const [key, entry] of this.keys) this.pruneEntry(key, entry, kept);
   }
 
   /** The same for one key; false when the key itself was dropped. */
-  private pruneEntry(key: string, entry: KeyUsage, now: Date): boolean {
-    if (entry.removed && entry.removedAt !== null && Date.parse(entry.removedAt) <= now.getTime() - USAGE_DAYS * DAY_MS) {
+  private pruneEntry(key: string, entry: KeyUsage, kept: KeptFrom): boolean {
+    if (entry.removed && entry.removedAt !== null && Date.parse(entry.removedAt) <= kept.removedAfter) {
       this.keys.delete(key);
       return false;
     }
-    if (entry.days.length) {
-      const first = firstKeptDay(now);
-      if (entry.days[0].date < first) entry.days = entry.days.filter((d) => d.date >= first);
-    }
+    if (entry.days.length && entry.days[0].date < kept.firstDay) entry.days = entry.days.filter((d) => d.date >= kept.firstDay);
     return true;
   }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { USAGE_FILE } from '../../nodes/lib/usage-store';
-import { helper, redeploy, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's runtime event bus, on which RED.comms.publish travels
 const { events } = require('@node-red/util') as { events: import('node:events').EventEmitter };
@@ -118,6 +118,23 @@ describe('usage data across deploys and restarts', () => {
       expect(JSON.stringify(messages)).not.toContain(SANDBOX.senderEmail);
     } finally {
       events.off('comms', listen);
+    }
+  });
+
+  it('connections closing together write the usage file once, when the last has closed', async () => {
+    // 20 connections with their own Keys; a deploy without them closes all 20 at once.
+    const connections = Array.from({ length: 20 }, (_, i) => ({ ...connectionConfig(sandbox), id: `c${i + 1}`, key: `key-${i + 1}` }));
+    const credentials = Object.fromEntries(connections.map((c) => [c.id, { clientSecret: SANDBOX.clientSecret }]));
+    const flow: FlowNode[] = [{ id: 't1', type: 'tab', label: 'test' }, ...connections];
+    await helper.load([connectionNode, emailTaskNode, catchNode], flow, credentials);
+    const file = path.join(userDir, USAGE_FILE);
+    const renames = jest.spyOn(fs, 'renameSync');
+    try {
+      // Node-RED starts the new flows once every old node's close is done: the write is behind us.
+      await redeploy([{ id: 't1', type: 'tab', label: 'test' }], 'full');
+      expect(renames.mock.calls.filter(([, to]) => to === file)).toHaveLength(1);
+    } finally {
+      renames.mockRestore();
     }
   });
 
