@@ -20,8 +20,8 @@ type EmailTaskDef = NodeDef & RawTaskConfig & { connection?: string; wires?: unk
 type Evaluator = (msg: NodeMessage) => Promise<unknown>;
 
 export = function register(RED: NodeAPI): void {
-  // Shared by every task: the runtime has one language, and "sending (n)" only ranges over the queue.
-  const sendingTexts = new Map<number, string>();
+  // Shared by every task: the runtime has one language.
+  const statusTexts = new StatusTexts(RED);
 
   function EmailTaskConstructor(this: Node, config: EmailTaskDef): void {
     RED.nodes.createNode(this, config);
@@ -42,7 +42,7 @@ export = function register(RED: NodeAPI): void {
     const failedWires = Array.isArray(config.wires) ? (config.wires as unknown[])[1] : undefined;
     const toCatch = failureToCatch(settings.onFailure, Array.isArray(failedWires) && failedWires.length > 0);
 
-    const status = new TaskStatus(RED, node, runtime, sendingTexts);
+    const status = new TaskStatus(RED, node, runtime, statusTexts);
     const pending = new Set<Promise<void>>();
     // close: `stopping` fails queued and waiting mail at once; `aborting` ends requests still in
     // flight when the grace period is over, before Node-RED's own close timeout gives up on us.
@@ -195,9 +195,7 @@ class TaskStatus {
     private readonly RED: NodeAPI,
     private readonly node: Node,
     private readonly runtime: ConnectionRuntime | undefined,
-    // "sending (n)" texts by n, translated once per runtime, not per task: a burst repeats the
-    // same few, and i18next's plural handling was 13 % of the CPU with 1,000 tasks (bench:scale).
-    private readonly sendingTexts: Map<number, string>,
+    private readonly texts: StatusTexts,
   ) {}
 
   get idle(): boolean {
@@ -224,18 +222,36 @@ class TaskStatus {
         : statusText(RED._, 'retrying', { seconds, code: this.lastWait.code });
       node.status({ fill: 'yellow', shape: 'ring', text });
     } else if (this.sending > 0) {
-      let text = this.sendingTexts.get(this.sending);
-      if (text === undefined) {
-        text = statusText(RED._, 'sending', { count: this.sending });
-        this.sendingTexts.set(this.sending, text);
-      }
-      node.status({ fill: 'blue', shape: 'dot', text });
+      node.status({ fill: 'blue', shape: 'dot', text: this.texts.counted('sending', this.sending) });
     } else {
       // Idle: a secret (or certificate) about to expire is what the user must hear about.
       const expiry = this.runtime ? credentialExpiry(this.runtime.settings) : undefined;
       if (expiry?.warn) node.status({ fill: 'yellow', shape: 'ring', text: expiryStatus(RED, expiry.days) });
-      else node.status({ fill: 'green', shape: 'dot', text: statusText(RED._, 'sent', { count: this.sent }) });
+      else node.status({ fill: 'green', shape: 'dot', text: this.texts.counted('sent', this.sent) });
     }
+  }
+}
+
+/**
+ * "sending (n)" and "sent: n" by n, translated once per runtime, not per task: 1,000 tasks in a
+ * burst repeat the same few, and i18next's plural handling was 13% of the CPU (bench:scale). Small
+ * counts only, so the cache stays small however many mails a task sends.
+ */
+class StatusTexts {
+  private static readonly MAX_COUNT = 100;
+  private readonly cache = new Map<string, string>();
+
+  constructor(private readonly RED: NodeAPI) {}
+
+  counted(key: 'sending' | 'sent', count: number): string {
+    if (count > StatusTexts.MAX_COUNT) return statusText(this.RED._, key, { count });
+    const id = `${key}|${count}`;
+    let text = this.cache.get(id);
+    if (text === undefined) {
+      text = statusText(this.RED._, key, { count });
+      this.cache.set(id, text);
+    }
+    return text;
   }
 }
 
