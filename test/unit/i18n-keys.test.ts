@@ -40,8 +40,9 @@ describe('i18n keys used by the runtime', () => {
       .concat(matches(code, /withHint\([^)]*'([\w-]+)'\)/g))
       // noteKey: cond ? 'a' : 'b' (the keys are the ternary's results, not what it compares with)
       .concat(matches(code, /noteKey: ([^,}\n]*)/g).flatMap((expr) => matches(expr, /[?:]\s*'([\w-]+)'/g))),
-    // statusText renders in the runtime; statusKey sends the key for the editor to render.
+    // statusText renders in the runtime (StatusTexts.counted through a cache); statusKey sends the key for the editor to render.
     status: matches(code, /statusText\(RED\._, ([^)]*)\)/g)
+      .concat(matches(code, /\.counted\(([^)]*)\)/g))
       .concat(matches(code, /statusKey\(([^)]*)\)/g))
       .flatMap((args) => matches(args, /'([\w-]+)'/g)),
     category: [...CATEGORIES],
