@@ -4,25 +4,23 @@
  * sent mail, then a wrong secret found in the Usage Data sidebar. Screenshots of every step go to
  * test-output/browser/. Nothing waits on time: every step waits on a selector, a response or the log.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
-import { launchChromium, startPackedNodeRed, type RunningNodeRed } from './node-red';
+import { openEditor, type OpenEditor, type RunningNodeRed } from './node-red';
 
 jest.setTimeout(300_000);
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the same finder npm test's pretest uses
-const { findBrowser, missingBrowserText } = require('../../scripts/browser.js') as { findBrowser: () => string | undefined; missingBrowserText: () => string };
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', process.env.NODE_RED_JS ? 'node-red-alt' : 'node-red');
 const WRONG_SECRET = 'not-the-secret-value';
 const ENDPOINT = '/browser-mail';
 /** A second mailbox of the sandbox's tenant, permitted to the email in node's connection. */
 const REPORTS = 'reports@contoso.onmicrosoft.com';
 
+let editor: OpenEditor;
 let sandbox: Sandbox;
 let nodeRed: RunningNodeRed;
 let browser: Browser;
@@ -121,25 +119,48 @@ async function openSidebar(id: string): Promise<void> {
   else await page.evaluate((tabId) => (window as unknown as { RED: { sidebar: { show: (t: string) => void } } }).RED.sidebar.show(tabId), id);
 }
 
+/** What fillSignIn types into a new connection's dialog; a field left out is not touched. */
+interface SignIn {
+  key?: string;
+  name?: string;
+  tenantId?: string;
+  applicationId?: string;
+  clientSecret?: string;
+  senderEmail?: string;
+  allowedMailboxes?: string;
+  /** The custom cloud's login and Graph URL (the sandbox's). */
+  customCloud?: string;
+}
+
+/**
+ * Fills a new connection's dialog as a user does: the Sign-in tab's fields (it must be showing),
+ * then, when any is given, the Mailbox & Cloud tab's, where it stays.
+ */
+async function fillSignIn(fields: SignIn): Promise<void> {
+  for (const field of ['key', 'name', 'tenantId', 'applicationId', 'clientSecret'] as const) {
+    const value = fields[field];
+    if (value !== undefined) await page.fill(`#node-config-input-${field}`, value);
+  }
+  if (fields.senderEmail === undefined && fields.allowedMailboxes === undefined && fields.customCloud === undefined) return;
+  await connectionTab('mailbox');
+  if (fields.senderEmail !== undefined) await page.fill('#node-config-input-senderEmail', fields.senderEmail);
+  if (fields.allowedMailboxes !== undefined) await page.fill('#node-config-input-allowedMailboxes', fields.allowedMailboxes);
+  if (fields.customCloud !== undefined) {
+    // A new connection is on the global cloud: the URL fields show only once Custom is chosen.
+    expect(await page.locator('#node-config-input-loginUrl').isVisible()).toBe(false);
+    await page.selectOption('#node-config-input-cloud', 'custom');
+    await page.locator('#node-config-input-loginUrl').waitFor();
+    await page.fill('#node-config-input-loginUrl', fields.customCloud);
+    await page.fill('#node-config-input-graphUrl', fields.customCloud);
+  }
+}
+
 beforeAll(async () => {
-  // No browser fails the suite with one clear line; it is never skipped.
-  const executablePath = findBrowser();
-  if (!executablePath) throw new Error(missingBrowserText());
-  fs.mkdirSync(SHOTS, { recursive: true });
-  sandbox = await startSandbox({ port: 0 });
-  nodeRed = await startPackedNodeRed();
-  const started = nodeRed.log().length;
-  await axios.post(`${nodeRed.url}/flows`, startingFlow, { headers: { 'Node-RED-Deployment-Type': 'full' } });
-  await nodeRed.waitForLog('Started flows', started);
-  browser = await launchChromium(executablePath);
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  editor = await openEditor({ shots: SHOTS, flow: () => startingFlow });
+  ({ sandbox, nodeRed, browser, page } = editor);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await nodeRed?.stop();
-  await sandbox?.close();
-});
+afterAll(() => editor?.close());
 
 test('from the palette to a sent mail, and a wrong secret found in Usage Data', async () => {
   try {
@@ -209,19 +230,9 @@ async function scenario(): Promise<void> {
   await screenshot('email-task-authorisation-tab');
   await page.click('#node-input-btn-connection-add');
   await page.locator('#node-config-input-key').waitFor();
-  await page.fill('#node-config-input-key', 'sandbox');
-  await page.fill('#node-config-input-name', 'Sandbox');
-  await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
-  await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
-  await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
+  await fillSignIn({ key: 'sandbox', name: 'Sandbox', tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, clientSecret: SANDBOX.clientSecret });
   await screenshot('connection-dialog-sign-in-tab');
-  await connectionTab('mailbox');
-  await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
-  expect(await page.locator('#node-config-input-loginUrl').isVisible()).toBe(false);
-  await page.selectOption('#node-config-input-cloud', 'custom');
-  await page.locator('#node-config-input-loginUrl').waitFor();
-  await page.fill('#node-config-input-loginUrl', sandbox.url);
-  await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await fillSignIn({ senderEmail: SANDBOX.senderEmail, customCloud: sandbox.url });
   await screenshot('connection-dialog-mailbox-tab');
   await connectionTab('signin');
   // Secret expires: a day that does not exist is marked; a real one is taken.
@@ -378,17 +389,11 @@ test('Test connection explains a token without roles, a refused secret and missi
   await page.locator('.office365-mail-connection-key-warning').waitFor({ state: 'hidden' });
 
   // An app without admin consent: a token, but no roles.
-  await page.fill('#node-config-input-tenantId', SANDBOX.tenantDomain);
-  await page.fill('#node-config-input-applicationId', SANDBOX.noConsentApplicationId);
-  await page.fill('#node-config-input-clientSecret', SANDBOX.noConsentClientSecret);
+  await fillSignIn({ tenantId: SANDBOX.tenantDomain, applicationId: SANDBOX.noConsentApplicationId, clientSecret: SANDBOX.noConsentClientSecret });
   // Node-RED validates on change and keyup, which fill() does not send: Tab leaves the field.
   await page.press('#node-config-input-clientSecret', 'Tab');
   await page.locator('#node-config-input-clientSecret:not(.input-error)').waitFor();
-  await connectionTab('mailbox');
-  await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
-  await page.selectOption('#node-config-input-cloud', 'custom');
-  await page.fill('#node-config-input-loginUrl', sandbox.url);
-  await page.fill('#node-config-input-graphUrl', sandbox.url);
+  await fillSignIn({ senderEmail: SANDBOX.senderEmail, customCloud: sandbox.url });
   await connectionTab('signin');
   await page.click('#office365-mail-connection-test');
   await page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-ok').waitFor();
@@ -509,17 +514,10 @@ test('the email in dialog: connection picker, permitted mailboxes, folder, after
     // 2. The connection picker: a new connection with a second permitted mailbox.
     await page.click('#node-input-btn-connection-add');
     await page.locator('#node-config-input-key').waitFor();
-    await page.fill('#node-config-input-key', 'mail-in');
-    await page.fill('#node-config-input-name', 'Reading');
-    await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
-    await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
-    await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecret);
-    await connectionTab('mailbox');
-    await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
-    await page.fill('#node-config-input-allowedMailboxes', `${REPORTS}; `);
-    await page.selectOption('#node-config-input-cloud', 'custom');
-    await page.fill('#node-config-input-loginUrl', sandbox.url);
-    await page.fill('#node-config-input-graphUrl', sandbox.url);
+    await fillSignIn({
+      key: 'mail-in', name: 'Reading', tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, clientSecret: SANDBOX.clientSecret,
+      senderEmail: SANDBOX.senderEmail, allowedMailboxes: `${REPORTS}; `, customCloud: sandbox.url,
+    });
     await page.click('#node-config-dialog-ok');
     await page.locator('#node-config-input-key').waitFor({ state: 'detached' });
     const connectionId = await page.inputValue('#node-input-connection');
@@ -621,15 +619,10 @@ test.each([
     await connectionTab('signin');
 
     // A refused secret in the editor's language, though the runtime speaks English.
-    await page.fill('#node-config-input-key', `i18n-${locale}`);
-    await page.fill('#node-config-input-tenantId', SANDBOX.tenantId);
-    await page.fill('#node-config-input-applicationId', SANDBOX.applicationId);
-    await page.fill('#node-config-input-clientSecret', SANDBOX.clientSecretId);
-    await connectionTab('mailbox');
-    await page.fill('#node-config-input-senderEmail', SANDBOX.senderEmail);
-    await page.selectOption('#node-config-input-cloud', 'custom');
-    await page.fill('#node-config-input-loginUrl', sandbox.url);
-    await page.fill('#node-config-input-graphUrl', sandbox.url);
+    await fillSignIn({
+      key: `i18n-${locale}`, tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId, clientSecret: SANDBOX.clientSecretId,
+      senderEmail: SANDBOX.senderEmail, customCloud: sandbox.url,
+    });
     await connectionTab('signin');
     await page.click('#office365-mail-connection-test');
     const result = page.locator('#office365-mail-connection-test-result.office365-mail-connection-test-failed');

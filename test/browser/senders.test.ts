@@ -5,20 +5,17 @@
  * Message id row, and Return message ids. Each choice is deployed from the editor and a mail sent
  * through it. Nothing waits on time: every step waits on a selector, a response or the log.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import axios from 'axios';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Locator, Page } from 'playwright-core';
+import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { EMAIL_TASK_DEFAULTS } from '../../nodes/lib/settings';
 import { expectNoLeaks } from '../support/leaks';
-import { launchChromium, startPackedNodeRed, type RunningNodeRed } from './node-red';
+import { openEditor, type OpenEditor, type RunningNodeRed } from './node-red';
 
 jest.setTimeout(300_000);
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the same finder npm test's pretest uses
-const { findBrowser, missingBrowserText } = require('../../scripts/browser.js') as { findBrowser: () => string | undefined; missingBrowserText: () => string };
 const SHOTS = path.join(__dirname, '..', '..', 'test-output', 'browser', 'senders');
 const ENDPOINT = '/senders-mail';
 const REPORTS = 'reports@contoso.onmicrosoft.com';
@@ -29,9 +26,9 @@ const TASK = 'f6f0c0de00000004';
 const NEW_IN_16 = ['authType', 'from', 'fromType', 'action', 'messageId', 'messageIdType', 'connectionKey', 'connectionKeyType', 'returnMessageIds'];
 const BEFORE_16 = Object.fromEntries(Object.entries(EMAIL_TASK_DEFAULTS).filter(([k]) => !NEW_IN_16.includes(k)));
 
+let editor: OpenEditor;
 let sandbox: Sandbox;
 let nodeRed: RunningNodeRed;
-let browser: Browser;
 let page: Page;
 let shot = 0;
 
@@ -39,12 +36,12 @@ let shot = 0;
  * An endpoint → email task (msg.payload's fields) → the answer: msg.email, or msg.error with 502. The
  * task is as a flow saved before issue 16 has it: without From, Action, Message id or Key.
  */
-function startingFlow(): Array<Record<string, unknown>> {
+function startingFlow(sandboxUrl: string): Array<Record<string, unknown>> {
   return [
     { id: TAB, type: 'tab', label: 'Senders' },
     {
       id: CONNECTION, type: 'office365-mail-connection', key: 'sandbox', name: 'Sandbox', tenantId: SANDBOX.tenantId, applicationId: SANDBOX.applicationId,
-      senderEmail: SANDBOX.senderEmail, allowedMailboxes: REPORTS, cloud: 'custom', loginUrl: sandbox.url, graphUrl: sandbox.url, queueSize: 1000, maxRecipients: 500,
+      senderEmail: SANDBOX.senderEmail, allowedMailboxes: REPORTS, cloud: 'custom', loginUrl: sandboxUrl, graphUrl: sandboxUrl, queueSize: 1000, maxRecipients: 500,
       credentials: { clientSecret: SANDBOX.clientSecret },
     },
     { id: 'f6f0c0de00000003', type: 'http in', z: TAB, name: `POST ${ENDPOINT}`, url: ENDPOINT, method: 'post', upload: false, x: 130, y: 120, wires: [[TASK]] },
@@ -125,24 +122,11 @@ async function deployedTask(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  // No browser fails the suite with one clear line; it is never skipped.
-  const executablePath = findBrowser();
-  if (!executablePath) throw new Error(missingBrowserText());
-  fs.mkdirSync(SHOTS, { recursive: true });
-  sandbox = await startSandbox({ port: 0 });
-  nodeRed = await startPackedNodeRed();
-  const started = nodeRed.log().length;
-  await axios.post(`${nodeRed.url}/flows`, startingFlow(), { headers: { 'Node-RED-Deployment-Type': 'full' } });
-  await nodeRed.waitForLog('Started flows', started);
-  browser = await launchChromium(executablePath);
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  editor = await openEditor({ shots: SHOTS, flow: (s) => startingFlow(s.url) });
+  ({ sandbox, nodeRed, page } = editor);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await nodeRed?.stop();
-  await sandbox?.close();
-});
+afterAll(() => editor?.close());
 
 test('Type, From, Action with Message id, Return message ids: shown, checked and deployed', async () => {
   try {

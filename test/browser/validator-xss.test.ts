@@ -4,24 +4,13 @@
  * whose key clashes must not run script in the editor of whoever hovers the warning. The package
  * is linked into a fresh user dir (as `npm start` does); nothing waits on time.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './node-red';
-import { spawnNodeRed, writeSettings } from '../../scripts/local-node-red';
-import { freePort } from '../support/ports';
+import type { Page } from 'playwright-core';
+import { openEditor, type OpenEditor } from './node-red';
 
 jest.setTimeout(120_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const root = path.join(__dirname, '..', '..');
-
-let userDir: string;
-let nodeRed: ChildProcess;
+let editor: OpenEditor;
 let url: string;
-let browser: Browser;
 let page: Page;
 
 /** Each payload sets its own flag when its script runs. */
@@ -29,34 +18,12 @@ const payload = (flag: string): string => `<img src=x onerror="window.${flag}=tr
 const FLAGS = ['xssDomain', 'xssName', 'xssOtherName'];
 
 beforeAll(async () => {
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'o365-xss-'));
-  fs.mkdirSync(path.join(userDir, 'node_modules'));
-  fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-office365-mail'), 'dir');
-  const port = await freePort();
-  writeSettings(userDir, { port, credentialSecret: 'xss-test-key' });
-  nodeRed = spawnNodeRed(userDir, { ...process.env });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    nodeRed.stdout?.on('data', (d: Buffer) => {
-      log += d.toString();
-      if (log.includes('Server now running')) resolve();
-    });
-    nodeRed.once('exit', () => reject(new Error(`Node-RED exited: ${log}`)));
-  });
-  url = `http://127.0.0.1:${port}`;
-  browser = await launchChromium(CHROMIUM);
-  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  editor = await openEditor({ install: 'linked' });
+  ({ page } = editor);
+  url = editor.nodeRed.url;
 });
 
-afterAll(async () => {
-  await browser?.close();
-  if (nodeRed && nodeRed.exitCode === null) {
-    const exited = new Promise((resolve) => nodeRed.once('exit', resolve));
-    nodeRed.kill('SIGINT');
-    await exited;
-  }
-  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-});
+afterAll(() => editor?.close());
 
 test('validator messages in the config-nodes sidebar run no script from imported connections', async () => {
   await page.goto(url);
