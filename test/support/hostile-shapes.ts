@@ -33,3 +33,53 @@ export const manyAttachments = (): unknown[] => Array.from({ length: 100_000 }, 
 
 /** Upstream error text: what redaction and the Entra description parser see. */
 export const hostileUpstreamText = (): string => repeatTo('eyJ', MB / 2) + repeatTo(' \t', MB / 2) + ' - Trace ID:';
+
+/**
+ * The parsers' own worst shapes (issue 11), each through one function without Node-RED: the old
+ * patterns took seconds on them (4.9 s for 40,000 × '<a ' in looksLikeHtml, 12 s for 240 KB in
+ * redact()). test/unit/hostile-regex.test.ts and mail-in.test.ts check each one's result;
+ * `npm run bench:hostile` times each one (its "parsers" part).
+ */
+export type TextShape = readonly [name: string, text: () => string];
+
+/** looksLikeHtml: a tag opening without its `>`, repeated. */
+export const HTML_HINT_SHAPES: readonly TextShape[] = [
+  ["40,000 × '<a '", () => '<a '.repeat(40_000)],
+  ["5 MB of '<a '", () => '<a '.repeat(1_750_000)],
+];
+
+/** The secrets the upstream parsers are given with these shapes, and the cap redact() is given. */
+export const UPSTREAM_SECRETS: readonly string[] = ['a-secret-value', 'eyJeyJ'];
+export const UPSTREAM_KEEP = 64 * 1024;
+
+/** redact() and graphError(): 240 KB of upstream text of token and Bearer shapes. */
+export const UPSTREAM_SHAPES: readonly TextShape[] = [
+  ['240 KB of eyJ runs', () => 'eyJ'.repeat(80_000)],
+  ['240 KB of eyJ parts', () => 'eyJaaaaaaaaaa.'.repeat(17_000)],
+  ['240 KB of Bearer runs', () => 'Bearer '.repeat(35_000)],
+  ['240 KB of whitespace after Bearer', () => `Bearer${' '.repeat(240_000)}`],
+];
+
+/** entraDescription() and entraError(): 240 KB of whitespace runs and MSAL's frame labels. */
+export const ENTRA_DESCRIPTION_SHAPES: readonly TextShape[] = [
+  ['240 KB of spaces', () => ' '.repeat(240_000)],
+  ['240 KB of space and tab runs', () => ` ${' \t'.repeat(120_000)}-`],
+  ["18,000 × 'Description: '", () => 'Description: '.repeat(18_000)],
+  ["22,000 × ' - Trace ID'", () => ' - Trace ID'.repeat(22_000)],
+];
+
+/** parseRecipients() and its splitAddressList(): one field of the shapes that were quadratic. */
+export const RECIPIENT_PARSER_SHAPES: readonly TextShape[] = [
+  ['one 300 KB entry', () => '<'.repeat(300_000)],
+  ['quote runs', () => `${'"'.repeat(318)},`.repeat(1000)],
+  ['nested comments', () => `${'('.repeat(319)}),`.repeat(999)],
+  ['separators', () => ';'.repeat(300_000)],
+];
+
+/** htmlToText() ("email in"): unclosed and unmatched tags, and entity openings without an end. */
+export const HTML_TO_TEXT_SHAPES: readonly TextShape[] = [
+  ["100,000 × '<style '", () => '<style '.repeat(100_000)],
+  ["1,000,000 × '<'", () => '<'.repeat(1_000_000)],
+  ["100,000 × '</style' then '<style>'", () => '</style'.repeat(100_000) + '<style>'],
+  ["500,000 × '&#'", () => '&#'.repeat(500_000)],
+];

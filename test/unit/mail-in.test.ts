@@ -7,6 +7,7 @@ import type { TokenProvider } from '../../nodes/lib/token';
 import type { CursorStore } from '../../nodes/lib/mail-in-cursor';
 import { MailboxLimits, RecipientLog } from '../../nodes/lib/registry';
 import { MailError, graphError } from '../../nodes/lib/errors';
+import { HTML_TO_TEXT_SHAPES } from '../support/hostile-shapes';
 
 const connection = { senderEmail: 'Alerts@contoso.com', allowedMailboxes: ['orders@contoso.com'] };
 const ctx = { mailbox: 'alerts@contoso.com', folder: 'Inbox' };
@@ -74,12 +75,10 @@ describe('htmlToText', () => {
     expect(htmlToText('<script>alert(1)</script>x &lt;y&gt; &#233;&#x41;')).toBe('x <y> éA');
   });
 
-  it('is linear on hostile shapes', () => {
-    for (const body of ['<style '.repeat(100_000), '<'.repeat(1_000_000), '</style'.repeat(100_000) + '<style>', '&#'.repeat(500_000)]) {
-      const start = performance.now();
-      htmlToText(body);
-      expect(performance.now() - start).toBeLessThan(1000);
-    }
+  // How fast: npm run bench:hostile times the same shapes.
+  it.each(HTML_TO_TEXT_SHAPES)('reads %s: nothing after an unclosed tag, lone entity openings kept as they are', (_name, make) => {
+    const body = make();
+    expect(htmlToText(body)).toBe(body.includes('<') ? '' : body);
   });
 });
 
