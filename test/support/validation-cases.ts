@@ -97,7 +97,7 @@ export const connectionCases: ReadonlyArray<ValidationCase<ConnectionField>> = [
   { field: 'queueSize', value: '1', valid: true },
   { field: 'queueSize', value: '0', valid: false },
   { field: 'queueSize', value: 'many', valid: false },
-  { field: 'queueSize', value: '', valid: true, editorRefuses: 'the dialog keeps the size in sight; the runtime reads empty as the default 1000' },
+  { field: 'queueSize', value: '', valid: true },
 
   { field: 'maxRecipients', value: '1000', valid: true },
   { field: 'maxRecipients', value: '', valid: true },

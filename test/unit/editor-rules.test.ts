@@ -230,6 +230,46 @@ describe('the dialogs agree with the runtime on the shared table of cases', () =
   });
 });
 
+/**
+ * Node-RED's own check of one property (validateNodeProperty in @node-red/editor-client): a
+ * ${NAME} passes, `required` refuses exactly "", then the validator decides. A property missing
+ * from a hand-written or imported flow reaches it as undefined.
+ */
+function nodeRedVerdict(def: Definition, field: string, value: unknown, node: Record<string, unknown>): true | string {
+  const property = def.defaults[field] as { value: unknown; required?: boolean; validate?: Validate };
+  if (typeof value === 'string' && /^\$\{[a-zA-Z_][a-zA-Z0-9_]*\}$/.test(value)) return true;
+  if (property.required && value === '') return 'missing';
+  if (property.required === false && value === '') return true;
+  return property.validate ? property.validate.call(node, value) : true;
+}
+
+describe('a connection without the settings the runtime defaults (hand-written or imported flow JSON)', () => {
+  const { types } = loadEditor(['office365-mail-connection.html']);
+  const connection = types['office365-mail-connection'];
+  const without = (field: string): Record<string, unknown> => Object.fromEntries(Object.entries(validConnection).filter(([k]) => k !== field));
+  // Every property the runtime reads without a problem when it is missing: it has a default.
+  const defaulted = Object.keys(connection.defaults).filter((field) =>
+    readConnectionSettings(without(field), { clientSecret: 's' }, noEnv).problems.every((p) => p.field !== field),
+  );
+
+  it('covers every number of the Limits tab', () => {
+    expect(defaulted).toEqual(expect.arrayContaining(['queueSize', 'maxRecipients', 'maxMailsPerMinute', 'maxRecipientsPerDay']));
+  });
+
+  it.each(defaulted)('%s: missing, or emptied in the dialog, is valid as the runtime takes it', (field) => {
+    const node = { id: 'n1', ...without(field) };
+    expect(nodeRedVerdict(connection, field, undefined, node)).toBe(true);
+    expect(nodeRedVerdict(connection, field, '', node)).toBe(true);
+  });
+
+  it('still refuses a queue size the runtime refuses', () => {
+    const node = { id: 'n1', ...validConnection };
+    expect(nodeRedVerdict(connection, 'queueSize', '0', node)).not.toBe(true);
+    expect(nodeRedVerdict(connection, 'queueSize', 'many', node)).not.toBe(true);
+    expect(nodeRedVerdict(connection, 'queueSize', 1000, node)).toBe(true);
+  });
+});
+
 describe('the email in dialog agrees with the runtime', () => {
   // The connection as the editor holds it (allowedMailboxes as typed) and as the runtime reads it.
   const { types } = loadEditor(['office365-mail-in.html'], [{ id: 'c1', type: 'office365-mail-connection', senderEmail: 'Alerts@contoso.com', allowedMailboxes: 'orders@contoso.com' }]);
