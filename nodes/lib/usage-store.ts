@@ -18,8 +18,8 @@ export const USAGE_DAYS = 30;
 /** Failures kept per key, newest first, with every detail. */
 export const RECENT_FAILURES = 50;
 /**
- * Keys kept (deployed and removed): twice the thousand connections one runtime is built to serve
- * (bench:scale). With fewer, a larger flow evicted keys in use on every mail.
+ * Keys kept, deployed and removed (keys in use are never dropped for room, see dropOldest): twice
+ * the thousand connections one runtime is built to serve (bench:scale); also the cap on reading.
  */
 export const MAX_KEYS = 2000;
 /** A larger file is not read (typical keys take a few KB; 50 failures of ~1 KB on most of 2,000 keys stay under it). */
@@ -297,9 +297,14 @@ export class UsageStore extends EventEmitter {
     return true;
   }
 
+  /**
+   * Makes room: the oldest key no deployed connection uses (removed ones first). A key in use is
+   * never dropped: past the cap with every key deployed, the store grows with the flows (evicting
+   * a key in use would lose its history and re-create it on its next mail).
+   */
   private dropOldest(): void {
     const byAge = [...this.keys.values()].sort((a, b) => Number(b.removed) - Number(a.removed) || (a.removedAt ?? a.since).localeCompare(b.removedAt ?? b.since));
-    const victim = byAge.find((e) => !this.users.has(e.key)) ?? byAge[0];
+    const victim = byAge.find((e) => !this.users.has(e.key));
     if (victim) this.keys.delete(victim.key);
   }
 

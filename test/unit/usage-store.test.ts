@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MailError } from '../../nodes/lib/errors';
 import { snapshotOf, UsageRecorder } from '../../nodes/lib/usage-recorder';
-import { MAX_FILE_BYTES, RECENT_FAILURES, USAGE_DAYS, USAGE_FILE, UsageStore, type UsageStoreOptions } from '../../nodes/lib/usage-store';
+import { MAX_FILE_BYTES, MAX_KEYS, RECENT_FAILURES, USAGE_DAYS, USAGE_FILE, UsageStore, type UsageStoreOptions } from '../../nodes/lib/usage-store';
 import { repeatedRuns } from '../../nodes/usage-report';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -37,6 +37,19 @@ function stored(): { keys: Record<string, Record<string, unknown>> } {
 }
 
 describe('UsageStore', () => {
+  it('past the key cap drops the oldest key no connection uses, never one in use', () => {
+    const store = open({ file: undefined });
+    for (let i = 0; i < MAX_KEYS; i++) store.attach(`deployed-${i}`, { name: '', senderEmail: '' });
+    store.recordSent('unused', clock.now);
+    // Every key was in use: the store grew past the cap and kept them all.
+    expect(store.all()).toHaveLength(MAX_KEYS + 1);
+    store.recordSent('another', clock.now);
+    // Now one key is not in use ('unused'): it makes room for the new one.
+    expect(store.get('unused')).toBeUndefined();
+    expect(store.get('deployed-0')).toBeDefined();
+    expect(store.all()).toHaveLength(MAX_KEYS + 1);
+  });
+
   it('writes once per burst of changes, after the delay, through a temp file renamed over the old one', async () => {
     const store = open();
     const renames = jest.spyOn(fs, 'renameSync');
