@@ -10,10 +10,8 @@ import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { USAGE_FILE } from '../../nodes/lib/usage-store';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, runtimeEvents, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's runtime event bus, on which RED.comms.publish travels
-const { events } = require('@node-red/util') as { events: import('node:events').EventEmitter };
 
 const WRONG_SECRET = 'wrong-secret-value-for-usage';
 
@@ -99,7 +97,9 @@ describe('usage data across deploys and restarts', () => {
   });
 
   it('editors hear of a change over comms without the data itself (it is read through the permission-checked endpoint)', async () => {
-    // Node-RED's runtime publishes RED.comms messages as "comms" events to every connected editor.
+    // Node-RED's runtime publishes RED.comms messages as "comms" events to every connected editor
+    // (the bus of the runtime the helper loaded: a require of @node-red/util could be another copy).
+    const events = runtimeEvents();
     const messages: Array<{ topic: string; data: unknown }> = [];
     let announced: () => void = () => undefined;
     const listen = (m: { topic: string; data: unknown }): void => {

@@ -29,6 +29,11 @@ interface HelperInternals {
   _redNodes: { setFlows(flow: unknown, credentials: unknown, type: DeployType): Promise<unknown> };
 }
 
+/** The event bus of the runtime the helper loaded (Node-RED 4.1 or 5), on which RED.comms.publish travels as "comms". */
+export function runtimeEvents(): NodeJS.EventEmitter {
+  return (helper as unknown as HelperInternals)._events;
+}
+
 /**
  * A redeploy, as helper.setFlows does, waiting for 'flows:started' for as long as the runtime takes.
  * helper.setFlows gives it 300 ms and listens only once setFlows has returned: a redeploy that
