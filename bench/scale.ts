@@ -203,7 +203,7 @@ interface PartResult {
   mailsGrowth: Record<string, number>;
 }
 
-async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], profileFile?: string): Promise<PartResult> {
+async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], profileFile?: string, snapshot: typeof SNAPSHOT = {}): Promise<PartResult> {
   const memBefore = await memoryOf(nr);
   const rssBefore = rssOf(nr.pid);
   const t0 = performance.now();
@@ -213,7 +213,7 @@ async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly 
   const memDeployed = await memoryOf(nr);
   // Counters from here: the previous deploy's closed connections are not this part's.
   sandbox.reset();
-  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile, ...(connections.length === N ? SNAPSHOT : {}) }) });
+  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile, ...snapshot }) });
   if (!res.ok) throw new Error(`The scale run answered ${res.status}: ${await res.text()}\n${nr.recentOutput()}`);
   const answer = (await res.json()) as RunAnswer;
   const rssAfterMails = rssOf(nr.pid);
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
       fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
       profileFile = path.join(RESULTS_DIR, 'profiles', HEAP_PROFILE ? 'scale.heapprofile' : 'scale.cpuprofile');
     }
-    const many = await part(nr, sandbox, oneApp, profileFile);
+    const many = await part(nr, sandbox, oneApp, profileFile, SNAPSHOT);
     const manyApps = Array.from({ length: APPS }, (_, i) => ({ applicationId: manyAppsId(i + 1), clientSecret: manyAppsSecret(i + 1), sender: manySendersAddress(i + 1) }));
     const multi = await part(nr, sandbox, manyApps);
     await nr.stop();

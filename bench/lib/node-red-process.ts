@@ -62,46 +62,13 @@ function leanFloorJs(): string {
 }
 
 /**
- * bench:mailin's idle floor inside the Node-RED process: the polls of N email-in nodes (each
- * mailbox's delta GET on its deltaLink, the next one an interval after the answer) made by the same
- * lean axios client over a keep-alive agent of 16 sockets, started and stopped by a function node.
- * The same polls in a plain process: bench/poll-floor.ts.
+ * bench:mailin's idle floor inside the Node-RED process: bench/lib/lean-polls.js (the same polls
+ * as bench/poll-floor.ts makes in a plain process), started by a function node.
  */
 function leanPollerJs(): string {
   const credentials = { tenant: SANDBOX.tenantId, client_id: SANDBOX.applicationId, client_secret: SANDBOX.clientSecret };
-  return `const benchLeanPoll = (() => {
-  const axios = require(${JSON.stringify(require.resolve('axios'))});
-  const https = require('node:https');
-  const credentials = ${JSON.stringify(credentials)};
-  return async function start(options) {
-    const base = process.env.BENCH_SANDBOX_URL;
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 16 });
-    const lean = axios.create({ httpsAgent: agent, maxRedirects: 0, proxy: false });
-    const form = new URLSearchParams({ client_id: credentials.client_id, client_secret: credentials.client_secret, scope: base + '/.default', grant_type: 'client_credentials' }).toString();
-    const answer = await lean.post(base + '/' + credentials.tenant + '/oauth2/v2.0/token', form, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    const headers = { Authorization: 'Bearer ' + answer.data.access_token, Prefer: 'odata.maxpagesize=50, IdType="ImmutableId"' };
-    async function round(link) {
-      for (;;) {
-        const page = await lean.get(link, { headers });
-        if (page.status !== 200) throw new Error('delta answered ' + page.status);
-        if (page.data['@odata.nextLink']) link = page.data['@odata.nextLink'];
-        else return page.data['@odata.deltaLink'];
-      }
-    }
-    const links = await Promise.all(options.mailboxes.map((m) => round(base + '/v1.0/users/' + encodeURIComponent(m) + '/mailFolders/Inbox/messages/delta?$select=' + options.select)));
-    const timers = new Set();
-    let stopped = false;
-    const poll = (i) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        round(links[i]).then((link) => { links[i] = link; if (!stopped) poll(i); }, () => undefined);
-      }, options.everyMs);
-      timers.add(timer);
-    };
-    options.mailboxes.forEach((_, i) => poll(i));
-    return () => { stopped = true; for (const t of timers) clearTimeout(t); agent.destroy(); };
-  };
-})();
+  return `const benchLeanPoll = (options) => require(${JSON.stringify(path.join(__dirname, 'lean-polls.js'))}).startLeanPolls({
+  base: process.env.BENCH_SANDBOX_URL, credentials: ${JSON.stringify(credentials)}, mode: 'axios', ...options });
 `;
 }
 
