@@ -7,13 +7,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Node } from 'node-red';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { EMAIL_TASK_DEFAULTS } from '../../scripts/local-node-red';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, useSandboxAndRuntime, type FlowNode, type OutMsg } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, useSandboxAndRuntime, useTempUserDir, type FlowNode, type OutMsg } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
 import { clientFor, tokenFor } from '../sandbox/helpers';
 import type { PollOutcome } from '../../nodes/lib/mail-in';
@@ -26,15 +25,12 @@ const ME: string = SANDBOX.senderEmail;
 const REPORTS = 'reports@contoso.onmicrosoft.com';
 
 const currentSandbox = useSandboxAndRuntime();
+const currentUserDir = useTempUserDir({ prefix: 'mail-in-' });
 let sandbox: Sandbox;
 let userDir: string;
 beforeEach(() => {
   sandbox = currentSandbox();
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mail-in-'));
-  helper.settings({ userDir });
-});
-afterEach(() => {
-  fs.rmSync(userDir, { recursive: true, force: true });
+  userDir = currentUserDir();
 });
 
 interface Watch {

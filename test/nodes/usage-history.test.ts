@@ -5,27 +5,22 @@
  * the nodes (a new registration, a new store) on the same user directory.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { USAGE_FILE } from '../../nodes/lib/usage-store';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, runtimeEvents, loadMailFlow, mailFlow, send, useSandboxAndRuntime, watchOutputs, logText, type FlowNode } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, redeploy, runtimeEvents, loadMailFlow, mailFlow, send, useSandboxAndRuntime, useTempUserDir, watchOutputs, logText, type FlowNode } from '../support/node-red';
 import { expectNoLeaks } from '../support/leaks';
 
 const WRONG_SECRET = 'wrong-secret-value-for-usage';
 
 const currentSandbox = useSandboxAndRuntime();
+const currentUserDir = useTempUserDir({ prefix: 'o365-usage-nodes-' });
 let sandbox: Sandbox;
 let userDir: string;
 beforeEach(() => {
   sandbox = currentSandbox();
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'o365-usage-nodes-'));
-  helper.settings({ userDir });
-});
-afterEach(() => {
-  helper.settings({});
-  fs.rmSync(userDir, { recursive: true, force: true });
+  userDir = currentUserDir();
 });
 
 type Usage = Record<string, unknown> & { key: string; sent: number; failed: number; removed: boolean; recentFailures: Array<Record<string, unknown>>; days: Array<Record<string, unknown>> };

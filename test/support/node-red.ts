@@ -1,5 +1,6 @@
 /** Loads the built nodes into node-red-node-test-helper with a sandbox connection. */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
@@ -69,6 +70,33 @@ export function useSandboxAndRuntime(options: SandboxOptions = {}): () => Sandbo
   return () => {
     if (!sandbox) throw new Error('the sandbox starts in beforeAll');
     return sandbox;
+  };
+}
+
+/**
+ * A fresh temporary user directory for each test, given to the runtime as `helper.settings({
+ * userDir, ...settings })` (usage data and email in's cursors are kept there); afterwards the
+ * settings go back to the defaults and the directory is removed. Called after
+ * useSandboxAndRuntime() in the same block, the directory is set once the server has started and
+ * removed once the flows are unloaded (connections write the usage file as they close); called in
+ * a nested describe, its afterEach runs before the outer one's unload. Returns a getter, as the
+ * directory exists only once beforeEach has run.
+ */
+export function useTempUserDir(options: { prefix?: string; settings?: Record<string, unknown> } = {}): () => string {
+  const { prefix = 'o365-user-dir-', settings = {} } = options;
+  let userDir: string | undefined;
+  beforeEach(() => {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    helper.settings({ ...settings, userDir });
+  });
+  afterEach(() => {
+    helper.settings({});
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    userDir = undefined;
+  });
+  return () => {
+    if (!userDir) throw new Error('the user directory is made in beforeEach');
+    return userDir;
   };
 }
 
