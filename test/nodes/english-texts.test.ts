@@ -7,11 +7,9 @@
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { english, withEnglish } from '../support/english';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Node } from 'node-red';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, mailFlow, send, useSandboxAndRuntime, watchOutputs, type Outputs } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, logText, mailFlow, send, useSandboxAndRuntime, useTempUserDir, watchOutputs, type Outputs } from '../support/node-red';
 
 const currentSandbox = useSandboxAndRuntime();
 let sandbox: Sandbox;
@@ -114,40 +112,41 @@ describe('texts users read are rendered English, never keys', () => {
     expectRendered([out.failed, out.statuses.map(shown), logText()]);
   });
 
-  it('email in: status, a refused mailbox and a permission failure in words', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built CommonJS node, as Node-RED loads it
-    const mailInNode = require(path.join(__dirname, '..', '..', 'dist', 'nodes', 'office365-mail-in.js'));
-    const flow = (node: Record<string, unknown>): Array<Record<string, unknown> & { id: string; type: string }> => [
-      { id: 't1', type: 'tab', label: 'test' },
-      connectionConfig(sandbox),
-      { id: 'm1', type: 'office365-mail-in', z: 't1', connection: 'c1', wires: [[]], ...node },
-      { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
-      { id: 'caught', type: 'helper', z: 't1' },
-    ];
+  describe('with a temporary user directory', () => {
     // The cursor goes under the user directory: a temporary one here.
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mail-in-english-'));
-    helper.settings({ userDir });
-    await helper.load([withEnglish(connectionNode), withEnglish(mailInNode), catchNode], flow({ mailbox: SANDBOX.outOfScopeMailbox }), { c1: { clientSecret: SANDBOX.clientSecret } });
-    expect(logText()).toContain(`email in: the mailbox ${SANDBOX.outOfScopeMailbox} is not allowed by this connection.`);
-    expectRendered([logText()]);
-    await helper.unload();
+    useTempUserDir({ prefix: 'mail-in-english-' });
 
-    sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send']);
-    try {
-      await helper.load([withEnglish(connectionNode), withEnglish(mailInNode), catchNode], flow({}), { c1: { clientSecret: SANDBOX.clientSecret } });
-      const statuses: Array<{ text?: string }> = [];
-      (helper.getNode('m1') as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ text?: string }] }) => statuses.push(call.args[0]));
-      const caught = new Promise<Record<string, unknown>>((resolve) => helper.getNode('caught').once('input', resolve));
-      const result = await (helper.getNode('m1') as Node & { pollNow: () => Promise<{ error?: unknown }> }).pollNow();
-      expect(result.error).toBeDefined();
-      const error = (await caught)._error as { message: string; hint: string };
-      expect(error.message).toContain('Microsoft Graph refused to read the mailbox');
-      expect(error.hint).toContain('Mail.Read');
-      expectRendered([error, statuses, logText()]);
-    } finally {
-      sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
-      fs.rmSync(userDir, { recursive: true, force: true });
-    }
+    it('email in: status, a refused mailbox and a permission failure in words', async () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built CommonJS node, as Node-RED loads it
+      const mailInNode = require(path.join(__dirname, '..', '..', 'dist', 'nodes', 'office365-mail-in.js'));
+      const flow = (node: Record<string, unknown>): Array<Record<string, unknown> & { id: string; type: string }> => [
+        { id: 't1', type: 'tab', label: 'test' },
+        connectionConfig(sandbox),
+        { id: 'm1', type: 'office365-mail-in', z: 't1', connection: 'c1', wires: [[]], ...node },
+        { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 't1' },
+      ];
+      await helper.load([withEnglish(connectionNode), withEnglish(mailInNode), catchNode], flow({ mailbox: SANDBOX.outOfScopeMailbox }), { c1: { clientSecret: SANDBOX.clientSecret } });
+      expect(logText()).toContain(`email in: the mailbox ${SANDBOX.outOfScopeMailbox} is not allowed by this connection.`);
+      expectRendered([logText()]);
+      await helper.unload();
+
+      sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send']);
+      try {
+        await helper.load([withEnglish(connectionNode), withEnglish(mailInNode), catchNode], flow({}), { c1: { clientSecret: SANDBOX.clientSecret } });
+        const statuses: Array<{ text?: string }> = [];
+        (helper.getNode('m1') as unknown as NodeJS.EventEmitter).on('call:status', (call: { args: [{ text?: string }] }) => statuses.push(call.args[0]));
+        const caught = new Promise<Record<string, unknown>>((resolve) => helper.getNode('caught').once('input', resolve));
+        const result = await (helper.getNode('m1') as Node & { pollNow: () => Promise<{ error?: unknown }> }).pollNow();
+        expect(result.error).toBeDefined();
+        const error = (await caught)._error as { message: string; hint: string };
+        expect(error.message).toContain('Microsoft Graph refused to read the mailbox');
+        expect(error.hint).toContain('Mail.Read');
+        expectRendered([error, statuses, logText()]);
+      } finally {
+        sandbox.setAppRoles(SANDBOX.applicationId, ['Mail.Send', 'Mail.ReadWrite']);
+      }
+    });
   });
 
   it('Test connection answers a refused secret in English', async () => {

@@ -4,12 +4,11 @@
  * one-minute delay) are swapped for helper nodes the test can wait on.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { SANDBOX } from '../../sandbox/config';
 import { EXAMPLE_CONNECTION_ID, mailInLoop, sandboxStartFlow } from '../../scripts/local-node-red';
-import { catchNode, connectionNode, emailTaskNode, exampleWithSandbox, helper, useSandboxAndRuntime, type FlowNode } from '../support/node-red';
+import { catchNode, connectionNode, emailTaskNode, exampleWithSandbox, helper, useSandboxAndRuntime, useTempUserDir, type FlowNode } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- Node-RED's core nodes, as the runtime loads them */
 const core = ['common/21-debug.js', 'function/15-change.js', 'function/10-switch.js', 'function/89-delay.js', 'function/80-template.js', 'common/20-inject.js', 'common/90-comment.js'].map(
@@ -87,10 +86,11 @@ describe('example flows', () => {
     ]);
   });
 
-  it('process incoming orders: a mail with a CSV is confirmed to its sender, one without raises the alert', async () => {
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orders-example-'));
-    helper.settings({ userDir });
-    try {
+  describe('with a temporary user directory', () => {
+    // email in keeps its cursor under the user directory: a temporary one for each test.
+    useTempUserDir({ prefix: 'example-' });
+
+    it('process incoming orders: a mail with a CSV is confirmed to its sender, one without raises the alert', async () => {
       const example = exampleWithSandbox('process-incoming-orders.json', sandbox());
       const debug = ['d4f0c0de0000000b', 'd4f0c0de0000000c', 'd4f0c0de0000000e'];
       const flow = example.flow.map((n): FlowNode => (debug.includes(n.id) ? { id: n.id, type: 'helper', z: n.z, wires: [] } : n));
@@ -111,15 +111,9 @@ describe('example flows', () => {
       const alert = mails.find((m) => m.subject === 'Order mail without a CSV');
       expect(alert?.toRecipients[0].emailAddress.address).toBe('orders-team@example.com');
       expect(alert?.body.content).toContain('A mail from other@example.com arrived without an order file');
-    } finally {
-      fs.rmSync(userDir, { recursive: true, force: true });
-    }
-  });
+    });
 
-  it('answer incoming mail: a mail is answered in its thread in the original sender\'s mailbox, an automatic one is left alone', async () => {
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'answer-example-'));
-    helper.settings({ userDir });
-    try {
+    it('answer incoming mail: a mail is answered in its thread in the original sender\'s mailbox, an automatic one is left alone', async () => {
       const example = exampleWithSandbox('answer-incoming-mail.json', sandbox());
       const debug = ['e5f0c0de00000008', 'e5f0c0de00000009', 'e5f0c0de0000000a'];
       const flow = example.flow.map((n): FlowNode => (debug.includes(n.id) ? { id: n.id, type: 'helper', z: n.z, wires: [] } : n));
@@ -144,9 +138,7 @@ describe('example flows', () => {
       const sent = sandbox().mail(SANDBOX.senderEmail);
       expect(sent.map((m) => m.path)).toEqual(['reply']);
       expect((sent[0].message as { body: { content: string } }).body.content).toContain('Thank you for your mail "Question".');
-    } finally {
-      fs.rmSync(userDir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('failure handling: a passing failure goes to "retry in 1 minute" with the try counted', async () => {

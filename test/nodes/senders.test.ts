@@ -4,13 +4,11 @@
  * reply / replyAll / forward, and the ids of what went out. Every refusal is checked in the
  * sandbox's store too: nothing was sent.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../sandbox';
 import { SANDBOX } from '../../sandbox/config';
 import { expectNoLeaks } from '../support/leaks';
-import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, loadMailFlow, logText, mailFlow, redeploy, send, useSandboxAndRuntime, watchOutputs, type FlowNode, type OutMsg } from '../support/node-red';
+import { catchNode, connectionConfig, connectionNode, emailTaskNode, helper, loadMailFlow, logText, mailFlow, redeploy, send, useSandboxAndRuntime, useTempUserDir, watchOutputs, type FlowNode, type OutMsg } from '../support/node-red';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- built CommonJS nodes, as Node-RED loads them */
 const mailInNode = require(path.join(__dirname, '..', '..', 'dist', 'nodes', 'office365-mail-in.js'));
@@ -294,9 +292,10 @@ describe('reply, reply all and forward', () => {
 });
 
 describe('email in → reply', () => {
+  // email in keeps its cursor under the user directory: a temporary one here.
+  useTempUserDir({ prefix: 'senders-' });
+
   it('a mail that email in delivers is answered in its thread; msg.from (the outside sender) is not read as the sender', async () => {
-    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'senders-'));
-    helper.settings({ userDir });
     try {
       const original = sandbox.injectMail(SANDBOX.senderEmail, { from: REPORTS, subject: 'Question', text: 'Can you help?' });
       const flow: FlowNode[] = [
@@ -319,8 +318,8 @@ describe('email in → reply', () => {
       const [answer] = sandbox.messages(REPORTS, 'inbox');
       expect(answer).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId });
     } finally {
+      // Stopped before the directory is removed (this block's afterEach runs before the unload of useSandboxAndRuntime's).
       await helper.unload();
-      fs.rmSync(userDir, { recursive: true, force: true });
     }
   });
 });
