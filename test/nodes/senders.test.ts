@@ -318,7 +318,8 @@ describe('email in → reply', () => {
       const [answer] = sandbox.messages(REPORTS, 'inbox');
       expect(answer).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId });
     } finally {
-      // Stopped before the directory is removed (this block's afterEach runs before the unload of useSandboxAndRuntime's).
+      // Unloaded here, so email in and the connection stop before this block's afterEach removes the
+      // directory (useSandboxAndRuntime's unload runs after it).
       await helper.unload();
     }
   });
