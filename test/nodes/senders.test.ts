@@ -296,32 +296,26 @@ describe('email in → reply', () => {
   useTempUserDir({ prefix: 'senders-' });
 
   it('a mail that email in delivers is answered in its thread; msg.from (the outside sender) is not read as the sender', async () => {
-    try {
-      const original = sandbox.injectMail(SANDBOX.senderEmail, { from: REPORTS, subject: 'Question', text: 'Can you help?' });
-      const flow: FlowNode[] = [
-        { id: 't1', type: 'tab', label: 'answer incoming mail' },
-        connectionConfig(sandbox, { allowedMailboxes: 'orders@contoso.onmicrosoft.com' }),
-        // The answer's text is a fixed template here; email in's msg.payload is the original's text.
-        { id: 'm1', type: 'office365-mail-in', z: 't1', connection: 'c1', start: 'all', afterRead: 'none', wires: [['e1']] },
-        { id: 'e1', type: 'email-task', z: 't1', name: 'reply', ...mailFlow(sandbox).find((n) => n.id === 'e1'), action: 'reply', body: 'Thanks, we are on it.', bodyType: 'str', wires: [['ok'], ['fail']] },
-        { id: 'ok', type: 'helper', z: 't1' },
-        { id: 'fail', type: 'helper', z: 't1' },
-        { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
-        { id: 'caught', type: 'helper', z: 't1' },
-      ];
-      await helper.load([connectionNode, mailInNode, emailTaskNode, catchNode], flow, { c1: { clientSecret: SANDBOX.clientSecret } });
-      const out = watchOutputs();
-      await out.settled(1);
-      expect(out.failed.map((m) => m.error)).toEqual([]);
-      expect(out.sent[0].from).toBe(REPORTS);
-      expect(emailOf(out.sent[0])).toMatchObject({ path: 'reply', sender: SANDBOX.senderEmail });
-      const [answer] = sandbox.messages(REPORTS, 'inbox');
-      expect(answer).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId });
-    } finally {
-      // Unloaded here, so email in and the connection stop before this block's afterEach removes the
-      // directory (useSandboxAndRuntime's unload runs after it).
-      await helper.unload();
-    }
+    const original = sandbox.injectMail(SANDBOX.senderEmail, { from: REPORTS, subject: 'Question', text: 'Can you help?' });
+    const flow: FlowNode[] = [
+      { id: 't1', type: 'tab', label: 'answer incoming mail' },
+      connectionConfig(sandbox, { allowedMailboxes: 'orders@contoso.onmicrosoft.com' }),
+      // The answer's text is a fixed template here; email in's msg.payload is the original's text.
+      { id: 'm1', type: 'office365-mail-in', z: 't1', connection: 'c1', start: 'all', afterRead: 'none', wires: [['e1']] },
+      { id: 'e1', type: 'email-task', z: 't1', name: 'reply', ...mailFlow(sandbox).find((n) => n.id === 'e1'), action: 'reply', body: 'Thanks, we are on it.', bodyType: 'str', wires: [['ok'], ['fail']] },
+      { id: 'ok', type: 'helper', z: 't1' },
+      { id: 'fail', type: 'helper', z: 't1' },
+      { id: 'catcher', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper', z: 't1' },
+    ];
+    await helper.load([connectionNode, mailInNode, emailTaskNode, catchNode], flow, { c1: { clientSecret: SANDBOX.clientSecret } });
+    const out = watchOutputs();
+    await out.settled(1);
+    expect(out.failed.map((m) => m.error)).toEqual([]);
+    expect(out.sent[0].from).toBe(REPORTS);
+    expect(emailOf(out.sent[0])).toMatchObject({ path: 'reply', sender: SANDBOX.senderEmail });
+    const [answer] = sandbox.messages(REPORTS, 'inbox');
+    expect(answer).toMatchObject({ subject: 'RE: Question', conversationId: original.conversationId });
   });
 });
 

@@ -89,7 +89,9 @@ export function useTempUserDir(options: { prefix?: string; settings?: Record<str
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     helper.settings({ ...settings, userDir });
   });
-  afterEach(() => {
+  afterEach(async () => {
+    // The flows first: closing connections write their usage file into the directory.
+    await helper.unload();
     helper.settings({});
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
     userDir = undefined;
