@@ -86,12 +86,19 @@ export type BudgetAnswer =
   | { ok: true; refund: () => void }
   | { ok: false; used: number; max: number; count: number; freesAt?: number };
 
+/** Recipients are counted per minute: a mailbox's log holds at most a day's worth of minutes. */
+const BUCKET_MS = 60 * 1000;
+
 /**
  * Recipients sent from one mailbox over a rolling 24 h. Pure data, pruned when asked: no timers.
  * A mail counts from the moment it is accepted (queued mail too), so a burst cannot overshoot.
+ * Counted per minute, not per mail: a mailbox sending 100,000 mails a day kept 100,000 entries
+ * whether or not a budget was set; now at most 1,440. A minute's recipients leave the window 24 h
+ * after the minute's last one, so the budget frees up at most a minute later than exactly.
  */
 export class RecipientLog {
-  private entries: Array<{ at: number; count: number }> = [];
+  /** Oldest first; `last` is the time of the minute's latest reservation. */
+  private entries: Array<{ minute: number; last: number; count: number }> = [];
   private used = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -102,26 +109,38 @@ export class RecipientLog {
     return this.used;
   }
 
+  /** Minutes held (at most a day's). */
+  get size(): number {
+    return this.entries.length;
+  }
+
   reserve(count: number, max: number | undefined): BudgetAnswer {
     this.prune();
     if (max !== undefined && this.used + count > max) {
       return { ok: false, used: this.used, max, count, freesAt: count <= max ? this.freesAt(this.used + count - max) : undefined };
     }
-    const entry = { at: this.now(), count };
-    this.entries.push(entry);
+    const at = this.now();
+    const minute = Math.floor(at / BUCKET_MS);
+    let entry = this.entries[this.entries.length - 1];
+    if (entry?.minute === minute) {
+      entry.count += count;
+      entry.last = Math.max(entry.last, at);
+    } else {
+      entry = { minute, last: at, count };
+      this.entries.push(entry);
+    }
     this.used += count;
+    const held = entry;
     let refunded = false;
     return {
       ok: true,
-      // A mail that surely never went out gives its recipients back.
+      // A mail that surely never went out gives its recipients back (its minute may have left the window already).
       refund: () => {
         if (refunded) return;
         refunded = true;
-        const index = this.entries.indexOf(entry);
-        if (index >= 0) {
-          this.entries.splice(index, 1);
-          this.used -= entry.count;
-        }
+        if (!this.entries.includes(held)) return;
+        held.count -= count;
+        this.used -= count;
       },
     };
   }
@@ -131,7 +150,7 @@ export class RecipientLog {
     let freed = 0;
     for (const entry of this.entries) {
       freed += entry.count;
-      if (freed >= excess) return entry.at + RECIPIENT_WINDOW_MS;
+      if (freed >= excess) return entry.last + RECIPIENT_WINDOW_MS;
     }
     return this.now() + RECIPIENT_WINDOW_MS;
   }
@@ -139,7 +158,7 @@ export class RecipientLog {
   private prune(): void {
     const cutoff = this.now() - RECIPIENT_WINDOW_MS;
     let old = 0;
-    while (old < this.entries.length && this.entries[old].at <= cutoff) {
+    while (old < this.entries.length && this.entries[old].last <= cutoff) {
       this.used -= this.entries[old].count;
       old++;
     }

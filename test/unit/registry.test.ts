@@ -146,7 +146,8 @@ describe('recipient budget (maxRecipientsPerDay)', () => {
     now += 1000;
     expect(log.reserve(3, 10).ok).toBe(true);
     const refused = log.reserve(2, 10);
-    expect(refused).toEqual({ ok: false, used: 9, max: 10, count: 2, freesAt: 1_000_000 + RECIPIENT_WINDOW_MS });
+    // Both in one minute: they leave the window together, 24 h after the later one.
+    expect(refused).toEqual({ ok: false, used: 9, max: 10, count: 2, freesAt: 1_001_000 + RECIPIENT_WINDOW_MS });
     // A mail larger than the whole budget never fits.
     expect(log.reserve(11, 10)).toMatchObject({ ok: false, freesAt: undefined });
     if (first.ok) first.refund();
@@ -156,6 +157,46 @@ describe('recipient budget (maxRecipientsPerDay)', () => {
     expect(log.total()).toBe(0);
     // No budget set: counted, never refused.
     expect(log.reserve(50_000, undefined).ok).toBe(true);
+  });
+
+  it('holds a minute per entry, not a mail: a day of 100,000 mails keeps at most 1,440 entries and the exact count', () => {
+    let now = 0;
+    const log = new RecipientLog(() => now);
+    const step = RECIPIENT_WINDOW_MS / 100_000;
+    let refused = 0;
+    for (let i = 0; i < 100_000; i++) {
+      if (!log.reserve(2, undefined).ok) refused++;
+      now += step;
+    }
+    expect(refused).toBe(0);
+    expect(log.size).toBeLessThanOrEqual(1440);
+    now -= step;
+    expect(log.total()).toBe(200_000);
+    // Two minutes on, the first minute or two have left the window, nothing more.
+    now += 2 * 60_000;
+    const perMinute = 2 * Math.ceil(60_000 / step);
+    expect(log.total()).toBeLessThan(200_000);
+    expect(log.total()).toBeGreaterThanOrEqual(200_000 - 3 * perMinute);
+    now += RECIPIENT_WINDOW_MS;
+    expect(log.total()).toBe(0);
+    expect(log.size).toBe(0);
+  });
+
+  it('a refund gives back only its own recipients, also when its minute holds others', () => {
+    let now = 0;
+    const log = new RecipientLog(() => now);
+    const a = log.reserve(3, 10);
+    now += 1000;
+    const b = log.reserve(4, 10);
+    if (!a.ok || !b.ok) throw new Error('expected room');
+    a.refund();
+    a.refund();
+    expect(log.total()).toBe(4);
+    // Refunded after its minute left the window: nothing more to give back.
+    now += RECIPIENT_WINDOW_MS;
+    b.refund();
+    expect(log.total()).toBe(0);
+    expect(log.reserve(10, 10).ok).toBe(true);
   });
 
   it('the budget of a mailbox survives its last connection closing (a redeploy), and is dropped once empty', () => {
