@@ -8,6 +8,8 @@
  *      deploy plus the mails ≤ 40 MB, every mail delivered once, no 429, deploy under 1 s.
  *   2. 100 connection nodes of 100 different apps (multi-tenant style), one mail each. Goals: 100
  *      token requests, ≤ 16 TLS connections.
+ *   3. Yardsticks, each in a fresh Node-RED with the same 1,000 connections deployed: the same mails
+ *      by a minimal node with the lean axios client in place of each task, and the flow alone.
  *
  *   npm run bench:scale     (BENCH_SCALE_N=1000, BENCH_SCALE_APPS=100, BENCH_SCALE_LATENCY=100)
  *
@@ -34,7 +36,8 @@ const RESULTS_DIR = path.join(__dirname, 'results');
 /**
  * BENCH_SCALE_PROFILE=1: a CPU profile of the Node-RED process over the 1,000 mails
  * (bench/results/profiles/scale.cpuprofile); `heap`: where their allocations go instead
- * (scale.heapprofile, every allocation sampled including what GC freed).
+ * (scale.heapprofile, every allocation sampled including what GC freed); the yardsticks' runs too
+ * (scale-leanAxios.…, scale-flowOnly.…).
  */
 const PROFILE = process.env.BENCH_SCALE_PROFILE === '1' || process.env.BENCH_SCALE_PROFILE === 'heap';
 const HEAP_PROFILE = process.env.BENCH_SCALE_PROFILE === 'heap';
@@ -97,14 +100,25 @@ run.profiler.stop(run.profile).then(() => node.send(answer));
 return null;
 `;
 
+/** What the email task composes from the fan's message (to, topic, payload): the yardstick posts the same. */
+const SCALE_MAIL_BODY = { message: { subject: 'scale', body: { contentType: 'text', content: 'One mail from every mailbox at once.' }, toRecipients: [{ emailAddress: { address: 'ada@example.com' } }] } };
+
 interface Connection {
   applicationId: string;
   clientSecret: string;
   sender: string;
 }
 
-/** http in → fan (wired to every task) ; every task's both outputs → collect → http response. */
-function scaleFlow(sandboxUrl: string, connections: readonly Connection[]): FlowNode[] {
+/**
+ * Who sends each mailbox's mail: its email task, or (the yardsticks, each connection still
+ * deployed) a minimal node posting the same Graph JSON with the lean axios client of the bench's
+ * settings file (bench/lib/lean-send-node), or a rule-less change node (Node-RED's own share: the
+ * fan-out and the collecting).
+ */
+type Sender = 'task' | 'leanAxios' | 'flowOnly';
+
+/** http in → fan (wired to every sender) ; every sender's outputs → collect → http response. */
+function scaleFlow(sandboxUrl: string, connections: readonly Connection[], sender: Sender = 'task'): FlowNode[] {
   const tasks = connections.map((_, i) => `sca1e1${String(i).padStart(11, '0')}`);
   const flow: FlowNode[] = [
     { id: TAB, type: 'tab', label: 'Scale benchmark', disabled: false, info: '' },
@@ -127,7 +141,11 @@ function scaleFlow(sandboxUrl: string, connections: readonly Connection[]): Flow
         applicationId: c.applicationId,
         senderEmail: c.sender,
       },
-      { id: tasks[i], type: 'email-task', z: TAB, name: '', ...EMAIL_TASK_DEFAULTS, connection, timeout: 60, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT], [COLLECT]] },
+      sender === 'task'
+        ? { id: tasks[i], type: 'email-task', z: TAB, name: '', ...EMAIL_TASK_DEFAULTS, connection, timeout: 60, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT], [COLLECT]] }
+        : sender === 'leanAxios'
+          ? { id: tasks[i], type: 'bench-lean-send', z: TAB, name: '', sender: c.sender, body: SCALE_MAIL_BODY, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT]] }
+          : { id: tasks[i], type: 'change', z: TAB, name: '', rules: [], x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT]] },
     );
   });
   return flow;
@@ -203,17 +221,21 @@ interface PartResult {
   mailsGrowth: Record<string, number>;
 }
 
-async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], profileFile?: string, snapshot: typeof SNAPSHOT = {}): Promise<PartResult> {
+/**
+ * Deploys the connections and their senders (email tasks, or a yardstick's nodes), then one
+ * message to every sender at once.
+ */
+async function part(nr: NodeRedProcess, sandbox: Sandbox, connections: readonly Connection[], options: { sender?: Sender; profileFile?: string; snapshot?: typeof SNAPSHOT } = {}): Promise<PartResult> {
   const memBefore = await memoryOf(nr);
   const rssBefore = rssOf(nr.pid);
   const t0 = performance.now();
-  await nr.deploy(scaleFlow(sandbox.url, connections));
+  await nr.deploy(scaleFlow(sandbox.url, connections, options.sender));
   const deployMs = performance.now() - t0;
   const rssAfterDeploy = rssOf(nr.pid);
   const memDeployed = await memoryOf(nr);
   // Counters from here: the previous deploy's closed connections are not this part's.
   sandbox.reset();
-  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile, ...snapshot }) });
+  const res = await fetch(`${nr.url}/bench/scale`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: connections.length, profileFile: options.profileFile, ...options.snapshot }) });
   if (!res.ok) throw new Error(`The scale run answered ${res.status}: ${await res.text()}\n${nr.recentOutput()}`);
   const answer = (await res.json()) as RunAnswer;
   const rssAfterMails = rssOf(nr.pid);
@@ -278,11 +300,27 @@ async function main(): Promise<void> {
       fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
       profileFile = path.join(RESULTS_DIR, 'profiles', HEAP_PROFILE ? 'scale.heapprofile' : 'scale.cpuprofile');
     }
-    const many = await part(nr, sandbox, oneApp, profileFile, SNAPSHOT);
+    const many = await part(nr, sandbox, oneApp, { profileFile, snapshot: SNAPSHOT });
     const manyApps = Array.from({ length: APPS }, (_, i) => ({ applicationId: manyAppsId(i + 1), clientSecret: manyAppsSecret(i + 1), sender: manySendersAddress(i + 1) }));
     const multi = await part(nr, sandbox, manyApps);
     await nr.stop();
-    nr = undefined;
+
+    // The yardsticks, each in a fresh Node-RED of the same set-up with the same connections
+    // deployed: the same mails through the same flow, sent by the lean axios client over as many
+    // sockets, and the flow alone.
+    const yardstick = async (sender: Sender): Promise<PartResult> => {
+      nr = await NodeRedProcess.start({ name: `scale-${sender}`, withPackage: true, env, logLevel: 'info' });
+      await nr.deploy(scaleFlow(sandbox.url, []));
+      // Profiled as the tasks' run is, to compare the two (scale-leanAxios.cpuprofile …).
+      const yardstickProfile = profileFile?.replace(/scale\./, `scale-${sender}.`);
+      const yardstickSnapshot = SNAPSHOT.snapshotFile ? { ...SNAPSHOT, snapshotFile: SNAPSHOT.snapshotFile.replace(/scale\./, `scale-${sender}.`) } : {};
+      const result = await part(nr, sandbox, oneApp, { sender, profileFile: yardstickProfile, snapshot: yardstickSnapshot });
+      await nr.stop();
+      nr = undefined;
+      return result;
+    };
+    const lean = await yardstick('leanAxios');
+    const flowOnly = await yardstick('flowOnly');
 
     const rssGrowthMb = many.rssAfterMailsMb - many.rssBeforeMb;
     const goals = {
@@ -308,6 +346,11 @@ async function main(): Promise<void> {
       `  delivered once        ${many.delivered - many.deliveredTwice} of ${N} (twice: ${many.deliveredTwice}, failed: ${many.failed}${many.failed ? ` ${JSON.stringify(many.failureCodes)}` : ''})  ${verdict(goals.deliveredOnce.met)}`,
       `  429 provoked          ${many.provoked429}  (goal 0)  ${verdict(goals.provoked429.met)}`,
       `  deploy                ${fixed(many.deployMs, 0)} ms  (goal < 1000)  ${verdict(goals.deployMs.met)}`,
+      `The same flow in a fresh Node-RED, the ${N} connections deployed, a minimal node instead of each task:`,
+      `  lean axios (${SHARED_POOL_SOCKETS} sockets): mails out in ${fixed(lean.sendMs, 0)} ms, ${fixed(lean.cpuMsPerMail, 3)} ms CPU per mail, delivered ${lean.delivered} of ${N}; RSS +${fixed(lean.rssAfterDeployMb - lean.rssBeforeMb, 1)} MB deploy, +${fixed(lean.mailsGrowth.rss, 1)} MB mails, +${fixed(lean.rssAfterMailsMb - lean.rssBeforeMb, 1)} MB in all`,
+      `  grew for the mails:  ${JSON.stringify(lean.mailsGrowth)}`,
+      `  flow alone (change nodes): ${fixed(flowOnly.cpuMsPerMail, 3)} ms CPU per mail; RSS +${fixed(flowOnly.mailsGrowth.rss, 1)} MB`,
+      `  email tasks ÷ lean axios: CPU per mail ${fixed(many.cpuMsPerMail / lean.cpuMsPerMail, 2)} ×, RSS growth for the mails ${fixed(many.mailsGrowth.rss / lean.mailsGrowth.rss, 2)} ×`,
       `${APPS} connections of ${APPS} apps, one mail each at once (deploy ${fixed(multi.deployMs, 0)} ms, mails out in ${fixed(multi.sendMs, 0)} ms):`,
       `  token requests        ${multi.tokenRequests}  (goal ${APPS})  ${verdict(goals.appsTokenRequests.met)}`,
       `  TLS connections       ${multi.tlsConnections}  (goal ≤ ${SHARED_POOL_SOCKETS})  ${verdict(goals.appsTlsConnections.met)}`,
@@ -316,10 +359,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (profileFile && HEAP_PROFILE) process.stdout.write(`\n${formatHeapSummary(summariseHeap(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
     else if (profileFile) process.stdout.write(`\n${formatSummary(summarise(profileFile), `Node-RED process, ${N} connections sending at once`)}\n`);
-    const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, goals };
+    const result = { started: started.toISOString(), finished: new Date().toISOString(), command: 'npm run bench:scale', config: { n: N, apps: APPS, latencyMs: LATENCY_MS, poolSockets: SHARED_POOL_SOCKETS }, oneApp: many, manyApps: multi, yardsticks: { leanAxios: lean, flowOnly }, goals };
     // Run alone, it updates latest.json's `scale` entry.
     saveResult(RESULTS_DIR, 'scale', result);
-    if (many.notDelivered || multi.notDelivered) throw new Error(`${many.notDelivered + multi.notDelivered} mails not delivered (first error: ${many.failureCodes ? JSON.stringify(many.failureCodes) : 'none'})`);
+    if (many.notDelivered || multi.notDelivered || lean.notDelivered) throw new Error(`${many.notDelivered + multi.notDelivered + lean.notDelivered} mails not delivered (first error: ${many.failureCodes ? JSON.stringify(many.failureCodes) : 'none'})`);
   } finally {
     await nr?.stop();
     await sandbox.close();

@@ -13,6 +13,7 @@ import { PROFILE_SESSION_JS } from './profile-session';
 import { SANDBOX } from '../../sandbox/config';
 import { SENDER, benchMessage, graphSendMailBody } from './workload';
 import type { RunTotals } from '../floor-client';
+import { SHARED_POOL_SOCKETS } from '../../nodes/lib/http';
 
 export interface NodeRedRunResult extends RunTotals {
   /** CPU ticks of the whole process over the same request, from /proc/<pid>/stat (cross-check). */
@@ -51,12 +52,26 @@ function leanFloorJs(): string {
     const answer = await lean.post(base + '/' + credentials.tenant + '/oauth2/v2.0/token', form, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     return answer.data.access_token;
   }
-  return async function post() {
+  async function post() {
     token = token || getToken();
     const headers = { Authorization: 'Bearer ' + (await token), 'Content-Type': 'application/json', 'client-request-id': randomUUID(), 'return-client-request-id': 'true' };
     const answer = await lean.post(base + ${JSON.stringify(`/v1.0/users/${SENDER}/sendMail`)}, payload, { headers });
     if (answer.status !== 202) throw new Error('sendMail answered ' + answer.status);
-  };
+  }
+  /**
+   * bench:scale's yardstick: one mailbox's sendMail, over one agent of as many sockets as the
+   * package's shared pool, all mailboxes sharing it and the token: the same mails by the lean
+   * client where the email tasks would send them.
+   */
+  let shared;
+  async function postAs(sender, body) {
+    shared = shared || axios.create({ httpsAgent: new https.Agent({ keepAlive: true, maxSockets: ${SHARED_POOL_SOCKETS} }), maxRedirects: 0, proxy: false });
+    token = token || getToken();
+    const headers = { Authorization: 'Bearer ' + (await token), 'Content-Type': 'application/json', 'client-request-id': randomUUID(), 'return-client-request-id': 'true' };
+    const answer = await shared.post(base + '/v1.0/users/' + encodeURIComponent(sender).replace(/%40/g, '@') + '/sendMail', body, { headers });
+    if (answer.status !== 202) throw new Error('sendMail answered ' + answer.status);
+  }
+  return { post, postAs };
 })();
 `;
 }
@@ -92,7 +107,8 @@ module.exports = {
       cpu: (previous) => process.cpuUsage(previous),
       now: () => performance.now(),
       startProfile: (kind) => benchStartProfile(200, kind),
-      leanPost: benchLeanFloor,
+      leanPost: benchLeanFloor.post,
+      leanPostAs: benchLeanFloor.postAs,
       leanPoll: benchLeanPoll,
       // Where the RSS goes: V8's heap by space (new space grows under allocation pressure).
       // A heap snapshot of this process (what is live at that moment), for BENCH_SCALE_SNAPSHOT.
@@ -143,6 +159,8 @@ export class NodeRedProcess {
     if (options.withPackage) {
       fs.mkdirSync(path.join(userDir, 'node_modules'));
       fs.symlinkSync(ROOT, path.join(userDir, 'node_modules', 'node-red-contrib-office365-mail'), 'dir');
+      // bench:scale's yardstick node type (bench-lean-send).
+      fs.symlinkSync(path.join(__dirname, 'lean-send-node'), path.join(userDir, 'node_modules', 'bench-lean-send'), 'dir');
     }
     const child = spawnNodeRed(userDir, options.env);
     const proc = new NodeRedProcess(options.name, child, userDir);
