@@ -31,7 +31,7 @@ import { sandboxConnectionFields } from '../scripts/local-node-red';
 import type { FlowNode } from './lib/flows';
 import { NodeRedProcess, procStatCpuMs } from './lib/node-red-process';
 import { fixed, intFromEnv, median, saveResult } from './lib/stats';
-import { formatSummary, summarise } from './lib/profile-summary';
+import { formatHeapSummary, formatSummary, summariseHeap, summarise } from './lib/profile-summary';
 import { startProfile } from './lib/profile-session';
 import { connectionConfig, connectionNode, helper } from '../test/support/node-red';
 import { SHARED_POOL_SOCKETS, createHttpPool } from '../nodes/lib/http';
@@ -54,7 +54,7 @@ const POLL_SECONDS = 10;
  */
 const IDLE_FLOOR_GOAL = 1.25;
 const POLL_FLOOR_LABELS: Record<PollFloorResult['mode'], string> = {
-  'axios in Node-RED': 'lean axios inside the same Node-RED (nodes removed)',
+  'axios in Node-RED': 'lean axios inside the same Node-RED (nodes removed, connections kept; mean of the windows before and after)',
   axios: 'lean axios in a plain process',
   https: 'https.request in a plain process',
 };
@@ -62,13 +62,14 @@ const POLL_FLOOR_LABELS: Record<PollFloorResult['mode'], string> = {
 const PAGE_PREFER = 'odata.maxpagesize=50, IdType="ImmutableId"';
 const RESULTS_DIR = path.join(__dirname, 'results');
 const TAB = 'ma11e000000000001';
-/** BENCH_MAILIN_PROFILE=1: after the measured window, a CPU profile of Node-RED over 3 more poll rounds (bench/results/profiles/mailin-idle.cpuprofile). */
-const PROFILE = process.env.BENCH_MAILIN_PROFILE === '1';
+/** BENCH_MAILIN_PROFILE=1: after each measured window, a CPU profile of Node-RED over 3 more poll rounds (bench/results/profiles/mailin-idle.cpuprofile, and mailin-idle-lean for the lean axios polls); `heap`: their allocations instead (.heapprofile). */
+const PROFILE = process.env.BENCH_MAILIN_PROFILE === '1' || process.env.BENCH_MAILIN_PROFILE === 'heap';
+const PROFILE_EXT = process.env.BENCH_MAILIN_PROFILE === 'heap' ? 'heapprofile' : 'cpuprofile';
 
 /** Profiles the process for msg.payload.ms, then answers (after the measured window, never during it). */
 const PROFILE_JS = `
 const bench = global.get('bench');
-const profiler = bench.startProfile();
+const profiler = bench.startProfile(msg.payload.file.endsWith('.heapprofile') ? 'heap' : 'cpu');
 profiler.started.then(() => setTimeout(() => profiler.stop(msg.payload.file).then(() => node.send(msg)), Number(msg.payload.ms)));
 return null;
 `;
@@ -90,17 +91,33 @@ function mailboxOf(entry: RecordedRequest): string | undefined {
 
 // ── (a) idle polling ──
 
-function idleFlow(sandboxUrl: string, nodes: number): FlowNode[] {
-  const flow: FlowNode[] = [
-    { id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' },
-    { id: 'ma11e000000000002', type: 'http in', z: TAB, name: '', url: '/bench/profile', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 20, wires: [['ma11e000000000003']] },
-    { id: 'ma11e000000000003', type: 'function', z: TAB, name: 'profile', func: PROFILE_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 20, wires: [['ma11e000000000004']] },
-    { id: 'ma11e000000000004', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 20, wires: [] },
+/** POST /bench/profile {ms, file}: a CPU profile of the process over ms (both idle flows have it). */
+function profileNodes(): FlowNode[] {
+  return [
+    { id: 'ma11e000000000002', type: 'http in', z: TAB, name: '', url: '/bench/profile', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 80, wires: [['ma11e000000000003']] },
+    { id: 'ma11e000000000003', type: 'function', z: TAB, name: 'profile', func: PROFILE_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 80, wires: [['ma11e000000000004']] },
+    { id: 'ma11e000000000004', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 80, wires: [] },
   ];
+}
+
+/** After the measured window, never during it: 3 poll rounds under the profiler, summarised. */
+async function profileIdle(nr: NodeRedProcess, name: string, title: string): Promise<void> {
+  fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+  const file = path.join(RESULTS_DIR, 'profiles', `${name}.${PROFILE_EXT}`);
+  const res = await fetch(`${nr.url}/bench/profile`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms: 3 * POLL_SECONDS * 1000, file }) });
+  if (!res.ok) throw new Error(`the profile answered ${res.status}`);
+  const summary = PROFILE_EXT === 'heapprofile' ? formatHeapSummary(summariseHeap(file), title) : formatSummary(summarise(file), title);
+  process.stdout.write(`\n${summary}\n\n`);
+}
+
+/** The nodes and their connections; `mailIn: false`: the connections only (the lean polls' flow keeps them deployed). */
+function idleFlow(sandboxUrl: string, nodes: number, mailIn = true): FlowNode[] {
+  const flow: FlowNode[] = [{ id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' }, ...profileNodes()];
   for (let i = 0; i < nodes; i++) {
     const connection = `ma11e2${String(i).padStart(11, '0')}`;
+    flow.push({ id: connection, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl), key: `mailin-${i + 1}`, name: `Mailbox ${i + 1}`, senderEmail: manySendersAddress(i + 1) });
+    if (!mailIn) continue;
     flow.push(
-      { id: connection, type: 'office365-mail-connection', ...sandboxConnectionFields(sandboxUrl), key: `mailin-${i + 1}`, name: `Mailbox ${i + 1}`, senderEmail: manySendersAddress(i + 1) },
       {
         id: `ma11e1${String(i).padStart(11, '0')}`,
         type: 'office365-mail-in',
@@ -130,6 +147,9 @@ interface PollFloorResult {
   mode: 'axios in Node-RED' | 'axios' | 'https';
   cpuPercent: number;
   graphRequests: number;
+  /** In Node-RED: the windows before and after the nodes' (cpuPercent is their mean). */
+  before?: number;
+  after?: number;
 }
 
 /** Starts the lean pollers of the bench's settings hook (global `bench.leanPoll`) and answers when each mailbox has its deltaLink. */
@@ -141,18 +161,20 @@ global.get('bench').leanPoll(msg.payload).then(
 return null;
 `;
 
-function leanPollFlow(): FlowNode[] {
+/** The lean pollers' starter, beside the same connections, idle: the heap Node-RED has to collect is the same. */
+function leanPollFlow(sandboxUrl: string): FlowNode[] {
   return [
-    { id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' },
+    ...idleFlow(sandboxUrl, NODES, false),
     { id: 'ma11e000000000005', type: 'http in', z: TAB, name: '', url: '/bench/lean-poll', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 20, wires: [['ma11e000000000006']] },
-    { id: 'ma11e000000000006', type: 'function', z: TAB, name: 'lean polls', func: LEAN_POLL_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], x: 300, y: 20, wires: [['ma11e000000000007']] },
+    // Redeployed away (the nodes' turn), the pollers stop with it.
+    { id: 'ma11e000000000006', type: 'function', z: TAB, name: 'lean polls', func: LEAN_POLL_JS, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: "const stop = context.get('stop'); if (stop) stop();", libs: [], x: 300, y: 20, wires: [['ma11e000000000007']] },
     { id: 'ma11e000000000007', type: 'http response', z: TAB, name: '', statusCode: '', headers: {}, x: 480, y: 20, wires: [] },
   ];
 }
 
-/** The nodes' polls made by the lean axios client inside the same Node-RED (the email-in nodes gone): CPU over a window as long. */
+/** The nodes' polls made by the lean axios client inside the same Node-RED (the email-in nodes gone, their connections kept): CPU over a window as long. */
 async function leanPollsInNodeRed(nr: NodeRedProcess, sandbox: Sandbox, windowMs: number): Promise<PollFloorResult> {
-  await nr.deploy(leanPollFlow());
+  await nr.deploy(leanPollFlow(sandbox.url));
   const mailboxes = Array.from({ length: NODES }, (_, i) => manySendersAddress(i + 1));
   const res = await fetch(`${nr.url}/bench/lean-poll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mailboxes, select: MESSAGE_SELECT.join(','), everyMs: POLL_SECONDS * 1000 }) });
   if (!res.ok) throw new Error(`the lean polls did not start: ${res.status} ${await res.text()}`);
@@ -231,12 +253,19 @@ async function idle(): Promise<IdleResult> {
     await nr.deploy([{ id: TAB, type: 'tab', label: 'Mail-in benchmark', disabled: false, info: '' }]);
     const emptyCpuPercent = await cpuPercentOver(nr.pid, 2 * POLL_SECONDS * 1000);
 
-    // Every node's first poll (its baseline round) done: one delta answer per mailbox.
+    // The lean polls before and after the nodes' window, in the same process: the process's own
+    // drift after start-up (an empty Node-RED still takes about 0.9% of a core in its first 20 s)
+    // falls on both sides of the comparison alike.
+    const windowMs = (POLL_ROUNDS + 0.5) * POLL_SECONDS * 1000;
+    const leanBefore = await leanPollsInNodeRed(nr, sandbox, windowMs);
+
+    // Every node's first poll (its baseline round) done: one delta answer per mailbox (the node's
+    // requests carry a client-request-id; the stopped lean pollers' never did).
     const firstPolls = new Set<string>();
     const allPolled = new Promise<void>((resolve) => {
       const onDone = (entry: RecordedRequest): void => {
         const box = mailboxOf(entry);
-        if (box && entry.path.endsWith('/delta') && entry.status === 200) firstPolls.add(box);
+        if (box && entry.clientRequestId && entry.path.endsWith('/delta') && entry.status === 200) firstPolls.add(box);
         if (firstPolls.size === NODES) {
           sandbox.events.off('request-done', onDone);
           resolve();
@@ -250,18 +279,19 @@ async function idle(): Promise<IdleResult> {
     // The window: POLL_ROUNDS rounds, ending half an interval after the last (polls are set from
     // the end of the previous one, so no round straddles the edges).
     const from = sandbox.requests().length;
-    const windowMs = (POLL_ROUNDS + 0.5) * POLL_SECONDS * 1000;
     const cpuPercent = await cpuPercentOver(nr.pid, windowMs);
     const log = sandbox.requests().slice(from);
-    if (PROFILE) {
-      fs.mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
-      const file = path.join(RESULTS_DIR, 'profiles', 'mailin-idle.cpuprofile');
-      const res = await fetch(`${nr.url}/bench/profile`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ms: 3 * POLL_SECONDS * 1000, file }) });
-      if (!res.ok) throw new Error(`the profile answered ${res.status}`);
-      process.stdout.write(`\n${formatSummary(summarise(file), `Node-RED process, ${NODES} email-in nodes idle, 3 poll rounds`)}\n\n`);
-    }
+    if (PROFILE) await profileIdle(nr, 'mailin-idle', `Node-RED process, ${NODES} email-in nodes idle, 3 poll rounds`);
     // The same polls by the lean axios client inside the same Node-RED process, the email-in nodes removed.
-    const inProcess = await leanPollsInNodeRed(nr, sandbox, windowMs);
+    const leanAfter = await leanPollsInNodeRed(nr, sandbox, windowMs);
+    if (PROFILE) await profileIdle(nr, 'mailin-idle-lean', `Node-RED process, the same polls by lean axios, 3 poll rounds`);
+    const inProcess: PollFloorResult = {
+      mode: 'axios in Node-RED',
+      cpuPercent: (leanBefore.cpuPercent + leanAfter.cpuPercent) / 2,
+      graphRequests: (leanBefore.graphRequests + leanAfter.graphRequests) / 2,
+      before: leanBefore.cpuPercent,
+      after: leanAfter.cpuPercent,
+    };
     // Node-RED stopped first: the floors measure their polls alone on the machine.
     await nr.stop();
     nr = undefined;
@@ -459,7 +489,7 @@ async function main(): Promise<void> {
     `bench:mailin  Node ${process.version}, ${os.cpus().length} CPUs, load ${load0.map((l) => l.toFixed(2)).join(' ')} → ${load1.map((l) => l.toFixed(2)).join(' ')}`,
     `(a) ${NODES} email-in nodes polling an idle sandbox every ${POLL_SECONDS} s, ${idleResult.windowSeconds} s window:`,
     `  Node-RED CPU           ${fixed(idleResult.cpuPercent, 2)} % of a core  (goal < 1)  ${verdict(goals.idleCpuPercent.met)}   (empty flow: ${fixed(idleResult.emptyCpuPercent, 2)} %)`,
-    ...idleResult.floors.map((f) => `  the same polls, ${POLL_FLOOR_LABELS[f.mode]}: ${fixed(f.cpuPercent, 2)} % of a core (${f.graphRequests} requests)`),
+    ...idleResult.floors.map((f) => `  the same polls, ${POLL_FLOOR_LABELS[f.mode]}: ${fixed(f.cpuPercent, 2)} % of a core${f.before !== undefined && f.after !== undefined ? ` (${fixed(f.before, 2)}, ${fixed(f.after, 2)})` : ''} (${f.graphRequests} requests)`),
     `  Node-RED ÷ lean axios in Node-RED  ${fixed(idleResult.ratioToLeanInNodeRed, 2)}  (proposed goal ≤ ${IDLE_FLOOR_GOAL})  ${verdict(goals.idleCpuToLeanInNodeRed.met)}`,
     `  requests per poll      ${fixed(idleResult.requestsPerPoll, 3)}  (${idleResult.graphRequests} Graph requests, ${idleResult.polls} polls, ${idleResult.expectedPolls} expected, ${idleResult.nodesNotOnePerPoll} nodes off 1, ${idleResult.tokenRequests} token requests, ${idleResult.failedRequests} failed)  (goal 1)  ${verdict(goals.requestsPerPoll.met)}`,
     `(b) ${N} new mails, one poll, all messages out; the same Graph requests alone (medians of ${BURSTS} rounds):`,
