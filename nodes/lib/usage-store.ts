@@ -26,6 +26,14 @@ export const MAX_KEYS = 2000;
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** How long changes are gathered before the file is written. */
 export const WRITE_DELAY_MS = 1000;
+/**
+ * A large file waits longer: about a second per this many bytes of the last write, so a busy
+ * runtime with many keys does not rewrite (and fsync) megabytes every second. bench:scale: 1,000
+ * connections sending at once rewrote their ~1 MB file 7 times in 7 s, 12 MB of allocations.
+ */
+export const WRITE_BYTES_PER_SECOND = 128 * 1024;
+/** The longest wait, whatever the size: what a crash (not a shutdown, which writes) could lose. */
+export const MAX_WRITE_DELAY_MS = 15_000;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const FORMAT = 1;
@@ -115,6 +123,8 @@ export class UsageStore extends EventEmitter {
   /** Deployed connections per key: a key is removed when its last one closes. */
   private readonly users = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Characters of the last write: the next one waits longer for a large file. */
+  private lastWriteLength = 0;
   private readonly now: () => Date;
   private readonly writeDelayMs: number;
 
@@ -233,6 +243,7 @@ export class UsageStore extends EventEmitter {
       const fd = fs.openSync(temp, 'w', 0o600);
       try {
         fs.writeSync(fd, data);
+        this.lastWriteLength = data.length;
         fs.fsyncSync(fd);
       } finally {
         fs.closeSync(fd);
@@ -254,7 +265,8 @@ export class UsageStore extends EventEmitter {
   private changed(): void {
     this.emit('changed');
     if (!this.options.file || this.timer) return;
-    this.timer = setTimeout(() => this.flush(), this.writeDelayMs);
+    const forSize = Math.min(MAX_WRITE_DELAY_MS, (this.lastWriteLength / WRITE_BYTES_PER_SECOND) * 1000);
+    this.timer = setTimeout(() => this.flush(), Math.max(this.writeDelayMs, forSize));
     // A pending write must not keep Node-RED (or a test runner) alive; close flushes.
     this.timer.unref();
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MailError } from '../../nodes/lib/errors';
 import { snapshotOf, UsageRecorder } from '../../nodes/lib/usage-recorder';
-import { MAX_FILE_BYTES, MAX_KEYS, RECENT_FAILURES, USAGE_DAYS, USAGE_FILE, UsageStore, type UsageStoreOptions } from '../../nodes/lib/usage-store';
+import { MAX_FILE_BYTES, MAX_KEYS, MAX_WRITE_DELAY_MS, RECENT_FAILURES, USAGE_DAYS, USAGE_FILE, UsageStore, WRITE_BYTES_PER_SECOND, type UsageStoreOptions } from '../../nodes/lib/usage-store';
 import { repeatedRuns } from '../../nodes/usage-report';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -72,6 +72,31 @@ describe('UsageStore', () => {
     } finally {
       renames.mockRestore();
       store.cancel();
+    }
+  });
+
+  it('waits longer before rewriting a large file: a second per WRITE_BYTES_PER_SECOND of the last write, at most MAX_WRITE_DELAY_MS', () => {
+    jest.useFakeTimers();
+    const store = open({ writeDelayMs: 1000 });
+    try {
+      const key = (i: number): string => `key-${i}-${'x'.repeat(150)}`;
+      for (let i = 0; i < 1000; i++) store.attach(key(i), { name: 'n'.repeat(150), senderEmail: 'alerts@contoso.com' });
+      store.flush();
+      const size = fs.statSync(file).size;
+      expect(size).toBeGreaterThan(2 * WRITE_BYTES_PER_SECOND);
+      const wait = Math.min(MAX_WRITE_DELAY_MS, (size / WRITE_BYTES_PER_SECOND) * 1000);
+      const written = jest.fn();
+      store.on('written', written);
+      store.recordSent(key(0), clock.now);
+      // Not after the configured second…
+      jest.advanceTimersByTime(1000);
+      expect(written).not.toHaveBeenCalled();
+      // …but once the file's own wait is over.
+      jest.advanceTimersByTime(wait - 1000 + 50);
+      expect(written).toHaveBeenCalledTimes(1);
+    } finally {
+      store.cancel();
+      jest.useRealTimers();
     }
   });
 
