@@ -52,25 +52,25 @@ function leanFloorJs(): string {
     const answer = await lean.post(base + '/' + credentials.tenant + '/oauth2/v2.0/token', form, { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     return answer.data.access_token;
   }
-  async function post() {
+  /** One sendMail with the floor's headers on \`client\`, to the URL given (built once for the floor's own). */
+  async function sendMail(client, url, body) {
     token = token || getToken();
     const headers = { Authorization: 'Bearer ' + (await token), 'Content-Type': 'application/json', 'client-request-id': randomUUID(), 'return-client-request-id': 'true' };
-    const answer = await lean.post(base + ${JSON.stringify(`/v1.0/users/${SENDER}/sendMail`)}, payload, { headers });
+    const answer = await client.post(url, body, { headers });
     if (answer.status !== 202) throw new Error('sendMail answered ' + answer.status);
   }
+  const floorUrl = base + ${JSON.stringify(`/v1.0/users/${SENDER}/sendMail`)};
+  const post = () => sendMail(lean, floorUrl, payload);
   /**
    * bench:scale's yardstick: one mailbox's sendMail, over one agent of as many sockets as the
    * package's shared pool, all mailboxes sharing it and the token: the same mails by the lean
    * client where the email tasks would send them.
    */
   let shared;
-  async function postAs(sender, body) {
+  const postAs = (sender, body) => {
     shared = shared || axios.create({ httpsAgent: new https.Agent({ keepAlive: true, maxSockets: ${SHARED_POOL_SOCKETS} }), maxRedirects: 0, proxy: false });
-    token = token || getToken();
-    const headers = { Authorization: 'Bearer ' + (await token), 'Content-Type': 'application/json', 'client-request-id': randomUUID(), 'return-client-request-id': 'true' };
-    const answer = await shared.post(base + '/v1.0/users/' + encodeURIComponent(sender).replace(/%40/g, '@') + '/sendMail', body, { headers });
-    if (answer.status !== 202) throw new Error('sendMail answered ' + answer.status);
-  }
+    return sendMail(shared, base + '/v1.0/users/' + encodeURIComponent(sender).replace(/%40/g, '@') + '/sendMail', body);
+  };
   return { post, postAs };
 })();
 `;
