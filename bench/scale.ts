@@ -311,10 +311,10 @@ async function main(): Promise<void> {
     const yardstick = async (sender: Sender): Promise<PartResult> => {
       nr = await NodeRedProcess.start({ name: `scale-${sender}`, withPackage: true, env, logLevel: 'info' });
       await nr.deploy(scaleFlow(sandbox.url, []));
-      // Profiled as the tasks' run is, to compare the two (scale-leanAxios.cpuprofile …).
-      const yardstickProfile = profileFile?.replace(/scale\./, `scale-${sender}.`);
-      const yardstickSnapshot = SNAPSHOT.snapshotFile ? { ...SNAPSHOT, snapshotFile: SNAPSHOT.snapshotFile.replace(/scale\./, `scale-${sender}.`) } : {};
-      const result = await part(nr, sandbox, oneApp, { sender, profileFile: yardstickProfile, snapshot: yardstickSnapshot });
+      // Profiled and snapshotted as the tasks' run is, to compare the two (scale-leanAxios.cpuprofile …).
+      const own = (file: string): string => file.replace(/scale\./, `scale-${sender}.`);
+      const snapshot = SNAPSHOT.snapshotFile ? { ...SNAPSHOT, snapshotFile: own(SNAPSHOT.snapshotFile) } : {};
+      const result = await part(nr, sandbox, oneApp, { sender, profileFile: profileFile && own(profileFile), snapshot });
       await nr.stop();
       nr = undefined;
       return result;
