@@ -91,7 +91,7 @@ function mailboxOf(entry: RecordedRequest): string | undefined {
 
 // ── (a) idle polling ──
 
-/** POST /bench/profile {ms, file}: a CPU profile of the process over ms (both idle flows have it). */
+/** POST /bench/profile {ms, file}: a CPU or allocation profile (by the file's extension) of the process over ms (both idle flows have it). */
 function profileNodes(): FlowNode[] {
   return [
     { id: 'ma11e000000000002', type: 'http in', z: TAB, name: '', url: '/bench/profile', method: 'post', upload: false, swaggerDoc: '', x: 120, y: 80, wires: [['ma11e000000000003']] },

@@ -133,6 +133,8 @@ function scaleFlow(sandboxUrl: string, connections: readonly Connection[], sende
   ];
   connections.forEach((c, i) => {
     const connection = `sca1e2${String(i).padStart(11, '0')}`;
+    // Where every sender sits; only its type and settings differ.
+    const placed = { id: tasks[i], z: TAB, name: '', x: 500, y: 40 + (i % 50) * 10 };
     flow.push(
       {
         id: connection,
@@ -144,10 +146,10 @@ function scaleFlow(sandboxUrl: string, connections: readonly Connection[], sende
         senderEmail: c.sender,
       },
       sender === 'task'
-        ? { id: tasks[i], type: 'email-task', z: TAB, name: '', ...EMAIL_TASK_DEFAULTS, connection, timeout: 60, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT], [COLLECT]] }
+        ? { ...placed, type: 'email-task', ...EMAIL_TASK_DEFAULTS, connection, timeout: 60, wires: [[COLLECT], [COLLECT]] }
         : sender === 'leanAxios'
-          ? { id: tasks[i], type: 'bench-lean-send', z: TAB, name: '', sender: c.sender, body: SCALE_MAIL_BODY, x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT]] }
-          : { id: tasks[i], type: 'change', z: TAB, name: '', rules: [], x: 500, y: 40 + (i % 50) * 10, wires: [[COLLECT]] },
+          ? { ...placed, type: 'bench-lean-send', sender: c.sender, body: SCALE_MAIL_BODY, wires: [[COLLECT]] }
+          : { ...placed, type: 'change', rules: [], wires: [[COLLECT]] },
     );
   });
   return flow;
